@@ -1,0 +1,19 @@
+// The dependency bag every use case receives: database, clock, config, crypto, logger, ports.
+import type { Logger } from 'pino';
+import type { Config } from './config.ts';
+import type { Clock } from '../shared/clock.ts';
+import type { FieldCrypto } from '../shared/crypto.ts';
+import type { Db } from '../db/tx.ts';
+import type { Registry } from 'prom-client';
+
+export interface AppContext {
+  config: Config;
+  db: Db;
+  dbKind: 'postgres' | 'pglite';
+  clock: Clock;
+  log: Logger;
+  crypto: FieldCrypto;
+  metrics: Registry;
+  /** The instance's id in logs, metrics and leases (host:pid:random). */
+  instanceId: string;
+}

@@ -1,0 +1,126 @@
+// Assembles the HTTP server: request ids, logging, problem+json, health, metrics, OpenAPI, then the modules.
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Histogram, collectDefaultMetrics } from 'prom-client';
+import { sql } from 'kysely';
+import { Type } from 'typebox';
+import type { AppContext } from './context.ts';
+import { registerProblemHandling } from './problem-plugin.ts';
+import { AppError } from './errors.ts';
+import { newId } from '../shared/ids.ts';
+
+export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
+
+/** A module's HTTP face: a Fastify plugin that gets the context. */
+export type ModulePlugin = (app: App, ctx: AppContext) => Promise<void> | void;
+
+/** Largest JSON body any route accepts unless it sets its own limit. */
+export const DEFAULT_BODY_LIMIT_BYTES = 256 * 1024;
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{8,64}$/;
+
+export interface BuildOptions {
+  modules?: ModulePlugin[];
+  /** Extra Fastify options (tests pass `logger` streams through ctx.log instead). */
+  fastify?: Partial<FastifyServerOptions>;
+}
+
+export interface ServerState {
+  shuttingDown: boolean;
+}
+
+export async function buildServer(ctx: AppContext, opts: BuildOptions = {}): Promise<App & { state: ServerState }> {
+  const app = Fastify({
+    loggerInstance: ctx.log,
+    bodyLimit: DEFAULT_BODY_LIMIT_BYTES,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID_PATTERN.test(given) ? given : newId('req');
+    },
+    requestIdLogLabel: 'reqId',
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } },
+    routerOptions: { ignoreTrailingSlash: true },
+    trustProxy: true,
+    ...opts.fastify,
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
+
+  const state: ServerState = { shuttingDown: false };
+  app.decorate('state', state);
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  registerProblemHandling(app);
+
+  collectDefaultMetrics({ register: ctx.metrics, prefix: 'wecard_' });
+  const httpDuration = new Histogram({
+    name: 'wecard_http_request_duration_seconds',
+    help: 'HTTP request duration by route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [ctx.metrics],
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    httpDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'wecard',
+        version: '1',
+        description: 'Cardholder, WeChat-facing and operator APIs of wecard. Errors are RFC 9457 problem+json with a stable `code`.',
+      },
+      components: {
+        securitySchemes: { session: { type: 'http', scheme: 'bearer', description: 'cardholder session token' } },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  app.get(
+    '/healthz',
+    { schema: { tags: ['ops'], summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        tags: ['ops'],
+        summary: 'Readiness: the database answers and the instance is not shutting down',
+        response: { 200: Type.Object({ status: Type.Literal('ready'), database: Type.String() }) },
+      },
+    },
+    async () => {
+      if (state.shuttingDown) throw new AppError('not_ready', 'shutting down');
+      try {
+        await sql`select 1`.execute(ctx.db);
+      } catch {
+        throw new AppError('not_ready', 'the database does not answer');
+      }
+      return { status: 'ready' as const, database: ctx.dbKind };
+    },
+  );
+
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    reply.type(ctx.metrics.contentType);
+    return ctx.metrics.metrics();
+  });
+
+  for (const mod of opts.modules ?? []) {
+    await mod(app, ctx);
+  }
+
+  await app.ready();
+  return app as App & { state: ServerState };
+}

@@ -1,0 +1,38 @@
+// Test projects: pure unit tests, integration on the configured database, and a PGlite pass.
+import { defineConfig } from 'vitest/config';
+
+const pg = process.env.TEST_DATABASE_URL;
+
+export default defineConfig({
+  test: {
+    globalSetup: ['test/helpers/global-setup.ts'],
+    reporters: process.env.CI ? ['default'] : ['default'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    projects: [
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      {
+        test: {
+          name: pg ? 'integration-postgres' : 'integration-pglite',
+          include: ['test/integration/**/*.test.ts'],
+          env: { WECARD_TEST_DB: pg ? 'postgres' : 'pglite' },
+          pool: 'forks',
+        },
+      },
+      // With PostgreSQL configured, the database-layer suites run once more on PGlite so both
+      // back ends of the one migration set and query code stay green.
+      ...(pg
+        ? [
+            {
+              test: {
+                name: 'integration-pglite',
+                include: ['test/integration/**/*.both.test.ts'],
+                env: { WECARD_TEST_DB: 'pglite' },
+                pool: 'forks' as const,
+              },
+            },
+          ]
+        : []),
+    ],
+  },
+});
