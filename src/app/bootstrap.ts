@@ -72,7 +72,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       ? openPostgres({ url: config.databaseUrl, poolMax: config.dbPoolMax })
       : await openPGlite(config.dataDir));
   if (opts.migrate !== false) await migrateToLatest(handle.db);
-  const { crypto } = resolveKeys(config, log);
+  const { crypto, passwordPepper } = resolveKeys(config, log);
   const ctx: AppContext = {
     config,
     db: handle.db,
@@ -80,6 +80,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     clock: opts.clock ?? systemClock,
     log,
     crypto,
+    passwordPepper,
     metrics: new Registry(),
     instanceId: `${hostname()}:${process.pid}:${randomToken(4)}`,
   };

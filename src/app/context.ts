@@ -13,6 +13,8 @@ export interface AppContext {
   clock: Clock;
   log: Logger;
   crypto: FieldCrypto;
+  /** Secret mixed into payment-password hashes (C3 data is never stored in clear). */
+  passwordPepper: string;
   metrics: Registry;
   /** The instance's id in logs, metrics and leases (host:pid:random). */
   instanceId: string;
