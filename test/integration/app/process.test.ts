@@ -1,0 +1,83 @@
+// The real process: `npm start`'s entry point refuses bad config by name, serves, and stops cleanly on SIGTERM.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const ROOT = path.resolve(import.meta.dirname, '../../..');
+const START_TIMEOUT_MS = 60_000;
+
+function startProcess(env: Record<string, string>): { child: ChildProcess; out: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, out: () => out, exited };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+async function waitFor(pred: () => boolean, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > until) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  while (cleanups.length) cleanups.pop()!();
+});
+
+describe('the wecard process', () => {
+  it('exits non-zero naming the variable when a config value is bad', async () => {
+    const p = startProcess({ PORT: 'eighty', DATA_DIR: path.join(tmpdir(), 'wecard-never-created') });
+    const code = await p.exited;
+    expect(code).toBe(2);
+    expect(p.out()).toMatch(/PORT: must be a whole number/);
+  });
+
+  it('exits non-zero when production keys are missing, naming each', async () => {
+    const p = startProcess({ DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' });
+    expect(await p.exited).toBe(2);
+    for (const name of ['FIELD_KEYS', 'BLIND_INDEX_KEY', 'PASSWORD_PEPPER']) expect(p.out()).toContain(name);
+  });
+
+  it(
+    'starts embedded on PGlite, prints its URL, serves /healthz and stops cleanly on SIGTERM',
+    async () => {
+      const dataDir = mkdtempSync(path.join(tmpdir(), 'wecard-start-'));
+      cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+      const port = await freePort();
+      const p = startProcess({ PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+      cleanups.push(() => p.child.kill('SIGKILL'));
+      await waitFor(() => p.out().includes('wecard is running') || p.child.exitCode !== null, START_TIMEOUT_MS);
+      expect(p.out()).toContain(`http://127.0.0.1:${port}/`);
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ status: 'ok' });
+      const ready = await (await fetch(`http://127.0.0.1:${port}/readyz`)).json();
+      expect(ready).toEqual({ status: 'ready', database: 'pglite' });
+      p.child.kill('SIGTERM');
+      expect(await p.exited).toBe(0);
+    },
+    START_TIMEOUT_MS + 30_000,
+  );
+});
