@@ -92,3 +92,14 @@ describe('config', () => {
     expect(() => loadConfig({ WECARD_CONFIG: path.join(dir, 'nope.json') }, dir)).toThrow(/WECARD_CONFIG: file .* does not exist/);
   });
 });
+
+describe('README configuration table', () => {
+  it('documents every configuration variable the code reads', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { CONFIG_DOC } = await import('../../../src/app/config.ts');
+    const readme = readFileSync(path.resolve(import.meta.dirname, '../../../README.md'), 'utf8');
+    for (const [names] of CONFIG_DOC) {
+      for (const name of names.split(/,\s*|\s*\/\s*/)) expect(readme, name).toContain(`\`${name}\``);
+    }
+  });
+});
