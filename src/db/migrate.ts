@@ -6,6 +6,12 @@ import * as m0002 from './migrations/0002_ledger.ts';
 import * as m0003 from './migrations/0003_tenants.ts';
 import * as m0004 from './migrations/0004_wechat.ts';
 import * as m0005 from './migrations/0005_core.ts';
+import * as m0006 from './migrations/0006_oa.ts';
+import * as m0007 from './migrations/0007_pay.ts';
+import * as m0008 from './migrations/0008_wecom.ts';
+import * as m0009 from './migrations/0009_sandbox_wx.ts';
+import * as m0010 from './migrations/0010_sandbox_pay.ts';
+import * as m0011 from './migrations/0011_sandbox_wecom.ts';
 
 /** Every migration in order. Names are permanent: a released migration is never edited or renamed. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -14,6 +20,12 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0003_tenants': m0003,
   '0004_wechat': m0004,
   '0005_core': m0005,
+  '0006_oa': m0006,
+  '0007_pay': m0007,
+  '0008_wecom': m0008,
+  '0009_sandbox_wx': m0009,
+  '0010_sandbox_pay': m0010,
+  '0011_sandbox_wecom': m0011,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -4,5 +4,11 @@ import type { LedgerTables } from '../ledger/ledger.table.ts';
 import type { TenantTables } from '../tenants/tenants.table.ts';
 import type { WechatTables } from '../wechat/wechat.table.ts';
 import type { CoreTables } from '../core/core.table.ts';
+import type { OaTables } from '../wechat/oa.table.ts';
+import type { PayTables } from '../wechat/pay.table.ts';
+import type { WecomTables } from '../wechat/wecom.table.ts';
+import type { SandboxWxTables } from '../sandbox/wx/sandbox-wx.table.ts';
+import type { SandboxPayTables } from '../sandbox/pay/sandbox-pay.table.ts';
+import type { SandboxWecomTables } from '../sandbox/wecom/sandbox-wecom.table.ts';
 
-export interface Database extends PlatformTables, LedgerTables, TenantTables, WechatTables, CoreTables {}
+export interface Database extends PlatformTables, LedgerTables, TenantTables, WechatTables, CoreTables, OaTables, PayTables, WecomTables, SandboxWxTables, SandboxPayTables, SandboxWecomTables {}

@@ -1,0 +1,6 @@
+// sandbox platform: users, login codes, access tokens, template inbox, SMS outbox. Placeholder: the module's owner fills it in.
+import type { Kysely } from 'kysely';
+
+export async function up(_db: Kysely<any>): Promise<void> {}
+
+export async function down(_db: Kysely<any>): Promise<void> {}
