@@ -22,6 +22,8 @@ export interface Config {
   sandbox: boolean;
   /** Seed demo tenants and cardholders on first start (embedded mode default). */
   seedDemo: boolean;
+  /** The wecard server the sandbox platform calls back (OA pushes, WeCom events); default publicUrl. */
+  sandboxServerUrl: string;
   shutdownTimeoutMs: number;
   /** Field-encryption keys by version (hex, 16 bytes each) and the version new data uses. */
   fieldKeys: Record<string, string> | undefined;
@@ -198,6 +200,7 @@ export function parseConfig(source: Source): Config {
     logLevel,
     sandbox,
     seedDemo: bool('SEED_DEMO', mode === 'embedded'),
+    sandboxServerUrl: (url('SANDBOX_SERVER_URL', ['http:', 'https:']) ?? publicUrl).replace(/\/+$/, ''),
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, SHUTDOWN_TIMEOUT_MAX_MS),
     fieldKeys,
     fieldKeyCurrent: fieldKeyCurrent ?? (fieldKeys ? Object.keys(fieldKeys).at(-1) : undefined),
@@ -225,6 +228,7 @@ export const CONFIG_DOC: ReadonlyArray<[name: string, meaning: string]> = [
   ['REDIS_URL', 'optional Redis for shared rate limits and caches'],
   ['MQTT_URL', 'the card system broker (card status feed)'],
   ['SANDBOX', 'mount the local WeChat platform at /sandbox (default: on when embedded; refused with NODE_ENV=production)'],
+  ['SANDBOX_SERVER_URL', 'the wecard server the sandbox platform calls back, as WeChat calls the configured server URL (default PUBLIC_URL)'],
   ['SEED_DEMO', 'seed demo tenants and cardholders on first start (default: on when embedded)'],
   ['FIELD_KEYS', 'SM4 field keys "v1:hex32,v2:hex32"; required in production'],
   ['FIELD_KEY_CURRENT', 'the key version new data is encrypted with (default: the last in FIELD_KEYS)'],
