@@ -1,0 +1,211 @@
+// The ledger's SQL for accounts, transfers and postings: reads, row locks, batched inserts, total updates.
+import { sql, type Insertable } from 'kysely';
+import type { Db, Tx } from '../db/tx.ts';
+import type { LedgerAccountKind, LedgerTransferRow } from './ledger.table.ts';
+import { toAccount, toTransfer, totalsOf, type LedgerAccount, type Totals, type Transfer } from './model.ts';
+import type { PostingPlan } from './policy.ts';
+
+/** PostgreSQL's bind-parameter ceiling is 65,535 per statement; batched inserts stay below it. */
+const MAX_BIND_PARAMS = 60_000;
+const TRANSFER_COLUMNS = 16;
+const POSTING_COLUMNS = 6;
+const TOTALS_COLUMNS = 5;
+
+export interface LockedAccount {
+  account: LedgerAccount;
+  totals: Totals;
+}
+
+export async function insertAccount(
+  tx: Tx,
+  row: { id: string; tenantId: string; code: string; name: string; currency: string; kind: LedgerAccountKind; noOverdraft: boolean; now: Date },
+): Promise<LedgerAccount | undefined> {
+  const inserted = await tx
+    .insertInto('ledger_accounts')
+    .values({
+      id: row.id,
+      tenant_id: row.tenantId,
+      code: row.code,
+      name: row.name,
+      currency: row.currency,
+      kind: row.kind,
+      no_overdraft: row.noOverdraft,
+      created_at: row.now,
+      updated_at: row.now,
+    })
+    .onConflict((oc) => oc.columns(['tenant_id', 'code']).doNothing())
+    .returning(['id', 'tenant_id', 'code', 'name', 'currency', 'kind', 'no_overdraft', 'created_at'])
+    .executeTakeFirst();
+  return inserted ? toAccount(inserted) : undefined;
+}
+
+const ACCOUNT_COLUMNS = ['id', 'tenant_id', 'code', 'name', 'currency', 'kind', 'no_overdraft', 'created_at'] as const;
+
+export async function getAccount(db: Db | Tx, id: string): Promise<LedgerAccount | undefined> {
+  const row = await db.selectFrom('ledger_accounts').select(ACCOUNT_COLUMNS).where('id', '=', id).executeTakeFirst();
+  return row ? toAccount(row) : undefined;
+}
+
+export async function findAccountByCode(db: Db | Tx, tenantId: string, code: string): Promise<LedgerAccount | undefined> {
+  const row = await db.selectFrom('ledger_accounts').select(ACCOUNT_COLUMNS).where('tenant_id', '=', tenantId).where('code', '=', code).executeTakeFirst();
+  return row ? toAccount(row) : undefined;
+}
+
+/**
+ * Locks the accounts FOR UPDATE in one statement, in id order: every writer takes its locks in the
+ * same order, so two transfers over the same accounts queue instead of deadlocking, and the totals
+ * read here cannot change until the transaction ends. Missing ids are simply absent from the map.
+ */
+export async function lockAccounts(tx: Tx, ids: readonly string[]): Promise<Map<string, LockedAccount>> {
+  const out = new Map<string, LockedAccount>();
+  if (ids.length === 0) return out;
+  const rows = await tx
+    .selectFrom('ledger_accounts')
+    .selectAll()
+    .where('id', 'in', [...new Set(ids)])
+    .orderBy('id')
+    .forUpdate()
+    .execute();
+  for (const r of rows) out.set(r.id, { account: toAccount(r), totals: totalsOf(r) });
+  return out;
+}
+
+/** The cached totals of one account: the single-row primary-key read behind every live balance. */
+export async function readTotals(db: Db | Tx, id: string): Promise<{ currency: string; totals: Totals } | undefined> {
+  const r = await db
+    .selectFrom('ledger_accounts')
+    .select(['currency', 'posted_debits_fen', 'posted_credits_fen', 'pending_debits_fen', 'pending_credits_fen'])
+    .where('id', '=', id)
+    .executeTakeFirst();
+  return r ? { currency: r.currency, totals: totalsOf(r) } : undefined;
+}
+
+/** The totals as of `asOf`, summed from the postings booked up to then (index-only on the account's postings). */
+export async function readTotalsAsOf(db: Db | Tx, id: string, asOf: Date): Promise<{ currency: string; totals: Totals } | undefined> {
+  const r = await sql<{ currency: string; pd: bigint; pc: bigint; hd: bigint; hc: bigint }>`
+    select a.currency,
+      coalesce(sum(p.delta_fen) filter (where p.layer = 'posted' and p.side = 'debit'), 0)::int8 as pd,
+      coalesce(sum(p.delta_fen) filter (where p.layer = 'posted' and p.side = 'credit'), 0)::int8 as pc,
+      coalesce(sum(p.delta_fen) filter (where p.layer = 'pending' and p.side = 'debit'), 0)::int8 as hd,
+      coalesce(sum(p.delta_fen) filter (where p.layer = 'pending' and p.side = 'credit'), 0)::int8 as hc
+    from ledger_accounts a
+    left join ledger_postings p on p.account_id = a.id and p.booked_at <= ${asOf}
+    where a.id = ${id}
+    group by a.id, a.currency`.execute(db);
+  const row = r.rows[0];
+  return row ? { currency: row.currency, totals: { postedDebitsFen: row.pd, postedCreditsFen: row.pc, pendingDebitsFen: row.hd, pendingCreditsFen: row.hc } } : undefined;
+}
+
+export async function getTransfer(db: Db | Tx, id: string): Promise<Transfer | undefined> {
+  const row = await db.selectFrom('ledger_transfers').selectAll().where('id', '=', id).executeTakeFirst();
+  return row ? toTransfer(row) : undefined;
+}
+
+/** The transfers already booked under these idempotency ids of one tenant, by idempotency id. */
+export async function findByIdempotency(db: Db | Tx, tenantId: string, idempotencyIds: readonly string[]): Promise<Map<string, Transfer>> {
+  const out = new Map<string, Transfer>();
+  const ids = [...new Set(idempotencyIds)];
+  // Chunked like the inserts: a big seed batch would otherwise pass the bind-parameter ceiling.
+  for (let i = 0; i < ids.length; i += MAX_BIND_PARAMS) {
+    const rows = await db
+      .selectFrom('ledger_transfers')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('idempotency_id', 'in', ids.slice(i, i + MAX_BIND_PARAMS))
+      .execute();
+    for (const r of rows) out.set(r.idempotency_id, toTransfer(r));
+  }
+  return out;
+}
+
+/** The transfer that resolved a hold (posted or voided it), if any. */
+export async function findResolution(db: Db | Tx, pendingId: string): Promise<Transfer | undefined> {
+  const row = await db.selectFrom('ledger_transfers').selectAll().where('pending_id', '=', pendingId).executeTakeFirst();
+  return row ? toTransfer(row) : undefined;
+}
+
+/** The transfer that reversed `transferId`, if any. */
+export async function findReversal(db: Db | Tx, transferId: string): Promise<Transfer | undefined> {
+  const row = await db.selectFrom('ledger_transfers').selectAll().where('reverses_id', '=', transferId).executeTakeFirst();
+  return row ? toTransfer(row) : undefined;
+}
+
+function transferRow(t: Transfer): Insertable<LedgerTransferRow> {
+  return {
+    id: t.id,
+    tenant_id: t.tenantId,
+    idempotency_id: t.idempotencyId,
+    debit_account_id: t.debitAccountId,
+    credit_account_id: t.creditAccountId,
+    amount_fen: t.amountFen,
+    currency: t.currency,
+    kind: t.kind,
+    description: t.description,
+    counterparty: t.counterparty,
+    state: t.state,
+    pending_id: t.pendingId,
+    reverses_id: t.reversesId,
+    booked_at: t.bookedAt,
+    created_at: t.createdAt,
+    metadata: t.metadata === null ? null : JSON.stringify(t.metadata),
+  };
+}
+
+/**
+ * Inserts transfers; a row whose (tenant, idempotency id) another transaction booked meanwhile is
+ * skipped rather than failing (ON CONFLICT DO NOTHING waits for that transaction to finish first).
+ * Returns the ids actually inserted, so the caller can re-read and compare the skipped ones.
+ */
+export async function insertTransfers(tx: Tx, transfers: readonly Transfer[]): Promise<Set<string>> {
+  const inserted = new Set<string>();
+  const chunk = Math.floor(MAX_BIND_PARAMS / TRANSFER_COLUMNS);
+  for (let i = 0; i < transfers.length; i += chunk) {
+    const rows = await tx
+      .insertInto('ledger_transfers')
+      .values(transfers.slice(i, i + chunk).map(transferRow))
+      .onConflict((oc) => oc.columns(['tenant_id', 'idempotency_id']).doNothing())
+      .returning('id')
+      .execute();
+    for (const r of rows) inserted.add(r.id);
+  }
+  return inserted;
+}
+
+export async function insertPostings(tx: Tx, postings: readonly PostingPlan[]): Promise<void> {
+  const chunk = Math.floor(MAX_BIND_PARAMS / POSTING_COLUMNS);
+  for (let i = 0; i < postings.length; i += chunk) {
+    await tx
+      .insertInto('ledger_postings')
+      .values(
+        postings.slice(i, i + chunk).map((p) => ({
+          transfer_id: p.transferId,
+          account_id: p.accountId,
+          layer: p.layer,
+          side: p.side,
+          delta_fen: p.deltaFen,
+          booked_at: p.bookedAt,
+        })),
+      )
+      .execute();
+  }
+}
+
+/** Adds each account's change to its cached totals: one UPDATE for any number of accounts. */
+export async function addToTotals(tx: Tx, changes: ReadonlyMap<string, Totals>, now: Date): Promise<void> {
+  const entries = [...changes.entries()];
+  const chunk = Math.floor(MAX_BIND_PARAMS / TOTALS_COLUMNS);
+  for (let i = 0; i < entries.length; i += chunk) {
+    const values = entries
+      .slice(i, i + chunk)
+      .map(([id, c]) => sql`(${id}::text, ${c.postedDebitsFen}::int8, ${c.postedCreditsFen}::int8, ${c.pendingDebitsFen}::int8, ${c.pendingCreditsFen}::int8)`);
+    await sql`
+      update ledger_accounts a set
+        posted_debits_fen = a.posted_debits_fen + v.pd,
+        posted_credits_fen = a.posted_credits_fen + v.pc,
+        pending_debits_fen = a.pending_debits_fen + v.hd,
+        pending_credits_fen = a.pending_credits_fen + v.hc,
+        updated_at = greatest(a.updated_at, ${now}::timestamptz)
+      from (values ${sql.join(values)}) as v(id, pd, pc, hd, hc)
+      where a.id = v.id`.execute(tx);
+  }
+}
