@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { AppError } from '../app/errors.ts';
 import type { Db, Tx } from '../db/tx.ts';
 import type { PostingLayer, PostingSide, TransferState } from './ledger.table.ts';
-import type { Balance, Totals } from './model.ts';
+import { int8, type Balance, type Totals } from './model.ts';
 import { checkInvariants, type AccountAudit, type InvariantViolation, type TransferAudit } from './invariants.ts';
 import { toBalance } from './policy.ts';
 
@@ -46,8 +46,8 @@ async function auditAccounts(db: Db | Tx, where: { tenantId?: string; accountId?
     accountId: x.id,
     currency: x.currency,
     noOverdraft: x.no_overdraft,
-    cached: { postedDebitsFen: x.posted_debits_fen, postedCreditsFen: x.posted_credits_fen, pendingDebitsFen: x.pending_debits_fen, pendingCreditsFen: x.pending_credits_fen },
-    computed: { postedDebitsFen: x.c_pd, postedCreditsFen: x.c_pc, pendingDebitsFen: x.c_hd, pendingCreditsFen: x.c_hc },
+    cached: { postedDebitsFen: int8(x.posted_debits_fen), postedCreditsFen: int8(x.posted_credits_fen), pendingDebitsFen: int8(x.pending_debits_fen), pendingCreditsFen: int8(x.pending_credits_fen) },
+    computed: { postedDebitsFen: int8(x.c_pd), postedCreditsFen: int8(x.c_pc), pendingDebitsFen: int8(x.c_hd), pendingCreditsFen: int8(x.c_hc) },
   }));
 }
 
@@ -86,18 +86,18 @@ async function auditTransfers(db: Db | Tx, tenantId: string | undefined): Promis
         id: x.id,
         debitAccountId: x.debit_account_id,
         creditAccountId: x.credit_account_id,
-        amountFen: x.amount_fen,
+        amountFen: int8(x.amount_fen),
         state: x.state,
         pendingId: x.pending_id,
         bookedAt: x.booked_at,
-        hold: x.hold_state !== null && x.hold_amount_fen !== null ? { state: x.hold_state, amountFen: x.hold_amount_fen } : null,
+        hold: x.hold_state !== null && x.hold_amount_fen !== null ? { state: x.hold_state, amountFen: int8(x.hold_amount_fen) } : null,
         postings: [],
         postingsAtBookedAt: true,
       };
       byId.set(x.id, t);
     }
     if (x.account_id !== null && x.layer !== null && x.side !== null && x.delta_fen !== null) {
-      t.postings.push({ accountId: x.account_id, layer: x.layer, side: x.side, deltaFen: x.delta_fen });
+      t.postings.push({ accountId: x.account_id, layer: x.layer, side: x.side, deltaFen: int8(x.delta_fen) });
       if (x.same_time === false) t.postingsAtBookedAt = false;
     }
   }

@@ -138,6 +138,17 @@ export interface Totals {
 
 export const ZERO_TOTALS: Totals = Object.freeze({ postedDebitsFen: 0n, postedCreditsFen: 0n, pendingDebitsFen: 0n, pendingCreditsFen: 0n });
 
+/**
+ * An int8 column as bigint. Both drivers are configured to parse int8 as bigint; an in-memory PGlite
+ * opened as `new PGlite(undefined, opts)` ignores its options and answers numbers, so a number is
+ * accepted only while it is exact.
+ */
+export function int8(v: bigint | number | string): bigint {
+  if (typeof v === 'bigint') return v;
+  if (typeof v === 'number' && !Number.isSafeInteger(v)) throw new Error('int8 value arrived as an inexact number');
+  return BigInt(v);
+}
+
 export function toAccount(row: Pick<AccountRow, 'id' | 'tenant_id' | 'code' | 'name' | 'currency' | 'kind' | 'no_overdraft' | 'created_at'>): LedgerAccount {
   return {
     id: row.id,
@@ -153,10 +164,10 @@ export function toAccount(row: Pick<AccountRow, 'id' | 'tenant_id' | 'code' | 'n
 
 export function totalsOf(row: Pick<AccountRow, 'posted_debits_fen' | 'posted_credits_fen' | 'pending_debits_fen' | 'pending_credits_fen'>): Totals {
   return {
-    postedDebitsFen: row.posted_debits_fen,
-    postedCreditsFen: row.posted_credits_fen,
-    pendingDebitsFen: row.pending_debits_fen,
-    pendingCreditsFen: row.pending_credits_fen,
+    postedDebitsFen: int8(row.posted_debits_fen),
+    postedCreditsFen: int8(row.posted_credits_fen),
+    pendingDebitsFen: int8(row.pending_debits_fen),
+    pendingCreditsFen: int8(row.pending_credits_fen),
   };
 }
 
@@ -167,7 +178,7 @@ export function toTransfer(row: Selectable<LedgerTransferRow>): Transfer {
     tenantId: row.tenant_id,
     debitAccountId: row.debit_account_id,
     creditAccountId: row.credit_account_id,
-    amountFen: row.amount_fen,
+    amountFen: int8(row.amount_fen),
     currency: row.currency,
     kind: row.kind,
     description: row.description,

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { AppError } from '../app/errors.ts';
 import type { Db, Tx } from '../db/tx.ts';
 import type { PostingSide } from './ledger.table.ts';
-import type { Balance, Entry, HistoryOptions, HistoryPage } from './model.ts';
+import { int8, type Balance, type Entry, type HistoryOptions, type HistoryPage } from './model.ts';
 import { encodeCursor, toBalance, validateHistoryOptions } from './policy.ts';
 import { readTotals, readTotalsAsOf } from './store.ts';
 
@@ -87,14 +87,14 @@ export async function history(db: Db | Tx, accountId: string, opts: HistoryOptio
   const items: Entry[] = pageRows.map((r) => ({
     transferId: r.transfer_id,
     bookedAt: r.booked_at,
-    amountFen: r.side === 'credit' ? r.delta_fen : -r.delta_fen,
+    amountFen: r.side === 'credit' ? int8(r.delta_fen) : -int8(r.delta_fen),
     direction: r.side,
     kind: r.kind,
     description: r.description,
     counterparty: r.counterparty,
     counterAccountId: r.counter_account_id,
     state: r.layer,
-    balanceAfterFen: r.layer === 'posted' ? r.balance_after : null,
+    balanceAfterFen: r.layer === 'posted' && r.balance_after !== null ? int8(r.balance_after) : null,
   }));
-  return { items, nextCursor: more ? encodeCursor(pageRows[pageRows.length - 1]!.seq) : null };
+  return { items, nextCursor: more ? encodeCursor(int8(pageRows[pageRows.length - 1]!.seq)) : null };
 }

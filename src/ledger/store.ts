@@ -2,7 +2,7 @@
 import { sql, type Insertable } from 'kysely';
 import type { Db, Tx } from '../db/tx.ts';
 import type { LedgerAccountKind, LedgerTransferRow } from './ledger.table.ts';
-import { toAccount, toTransfer, totalsOf, type LedgerAccount, type Totals, type Transfer } from './model.ts';
+import { int8, toAccount, toTransfer, totalsOf, type LedgerAccount, type Totals, type Transfer } from './model.ts';
 import type { PostingPlan } from './policy.ts';
 
 /** PostgreSQL's bind-parameter ceiling is 65,535 per statement; batched inserts stay below it. */
@@ -93,7 +93,7 @@ export async function readTotalsAsOf(db: Db | Tx, id: string, asOf: Date): Promi
     where a.id = ${id}
     group by a.id, a.currency`.execute(db);
   const row = r.rows[0];
-  return row ? { currency: row.currency, totals: { postedDebitsFen: row.pd, postedCreditsFen: row.pc, pendingDebitsFen: row.hd, pendingCreditsFen: row.hc } } : undefined;
+  return row ? { currency: row.currency, totals: { postedDebitsFen: int8(row.pd), postedCreditsFen: int8(row.pc), pendingDebitsFen: int8(row.hd), pendingCreditsFen: int8(row.hc) } } : undefined;
 }
 
 export async function getTransfer(db: Db | Tx, id: string): Promise<Transfer | undefined> {
