@@ -4,6 +4,7 @@ import { createContext } from './app/bootstrap.ts';
 import { buildServer } from './app/server.ts';
 import { modulesFor } from './app/modules.ts';
 import { createLogger } from './app/logger.ts';
+import { seedDemoIfEmpty } from './sandbox/demo/index.ts';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -19,6 +20,11 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   const running = await createContext(config, { log });
   const { ctx } = running;
+  if (config.seedDemo) {
+    // First start only: a database that already holds a tenant is never touched.
+    const seeded = await seedDemoIfEmpty(ctx);
+    if (seeded) process.stdout.write(`seeded demo data: ${seeded.seeded.length} institutions, ${seeded.customers} cardholders, ${seeded.transfers} transactions (${seeded.ms} ms)\n`);
+  }
   const app = await buildServer(ctx, { modules: modulesFor(config) });
 
   let stopping = false;

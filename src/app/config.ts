@@ -147,6 +147,11 @@ export function parseConfig(source: Source): Config {
   if (sandbox && nodeEnv === 'production') {
     problems.push('SANDBOX: the WeChat sandbox cannot be mounted with NODE_ENV=production');
   }
+  // Demo cardholders are fictitious people whose clear numbers are published on the sandbox's demo sheet.
+  const seedDemo = bool('SEED_DEMO', sandbox);
+  if (seedDemo && (nodeEnv === 'production' || !sandbox)) {
+    problems.push('SEED_DEMO: demo data is for sandbox installs only (needs SANDBOX on and NODE_ENV other than production)');
+  }
 
   let fieldKeys: Record<string, string> | undefined;
   const fieldKeysRaw = get('FIELD_KEYS');
@@ -199,7 +204,7 @@ export function parseConfig(source: Source): Config {
     mqttUrl: url('MQTT_URL', ['mqtt:', 'mqtts:', 'ws:', 'wss:', 'tcp:']),
     logLevel,
     sandbox,
-    seedDemo: bool('SEED_DEMO', mode === 'embedded'),
+    seedDemo,
     sandboxServerUrl: (url('SANDBOX_SERVER_URL', ['http:', 'https:']) ?? publicUrl).replace(/\/+$/, ''),
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, SHUTDOWN_TIMEOUT_MAX_MS),
     fieldKeys,
@@ -229,7 +234,7 @@ export const CONFIG_DOC: ReadonlyArray<[name: string, meaning: string]> = [
   ['MQTT_URL', 'the card system broker (card status feed)'],
   ['SANDBOX', 'mount the local WeChat platform at /sandbox (default: on when embedded; refused with NODE_ENV=production)'],
   ['SANDBOX_SERVER_URL', 'the wecard server the sandbox platform calls back, as WeChat calls the configured server URL (default PUBLIC_URL)'],
-  ['SEED_DEMO', 'seed demo tenants and cardholders on first start (default: on when embedded)'],
+  ['SEED_DEMO', 'seed demo tenants and cardholders on first start (default: on with the sandbox; refused without it)'],
   ['FIELD_KEYS', 'SM4 field keys "v1:hex32,v2:hex32"; required in production'],
   ['FIELD_KEY_CURRENT', 'the key version new data is encrypted with (default: the last in FIELD_KEYS)'],
   ['BLIND_INDEX_KEY', 'HMAC-SM3 key (hex, ≥ 32 bytes) for look-ups of encrypted fields; required in production'],

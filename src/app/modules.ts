@@ -1,8 +1,11 @@
 // The list of module plugins mounted on the server, in order. Each module owns its routes.
 import type { Config } from './config.ts';
 import type { ModulePlugin } from './server.ts';
+import { demoRoutes } from '../sandbox/demo/index.ts';
 
-export function modulesFor(_config: Config): ModulePlugin[] {
+export function modulesFor(config: Config): ModulePlugin[] {
   const modules: ModulePlugin[] = [];
+  // The sandbox's routes exist only with the sandbox on; config refuses SANDBOX in production.
+  if (config.sandbox) modules.push(demoRoutes);
   return modules;
 }

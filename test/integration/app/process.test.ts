@@ -61,7 +61,7 @@ describe('the wecard process', () => {
   });
 
   it(
-    'starts embedded on PGlite, prints its URL, serves /healthz and stops cleanly on SIGTERM',
+    'starts embedded on PGlite, seeds the demo, prints its URL, serves /healthz and stops cleanly on SIGTERM',
     async () => {
       const dataDir = mkdtempSync(path.join(tmpdir(), 'wecard-start-'));
       cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -75,6 +75,11 @@ describe('the wecard process', () => {
       expect(await res.json()).toEqual({ status: 'ok' });
       const ready = await (await fetch(`http://127.0.0.1:${port}/readyz`)).json();
       expect(ready).toEqual({ status: 'ready', database: 'pglite' });
+      // First start seeded the demo: one institution per preset, with cardholders, on the sandbox's sheet.
+      expect(p.out()).toMatch(/seeded demo data: \d+ institutions/);
+      const demo = (await (await fetch(`http://127.0.0.1:${port}/sandbox/api/demo`)).json()) as { tenants: { preset: string }[]; cardholders: unknown[] };
+      expect(new Set(demo.tenants.map((t) => t.preset))).toEqual(new Set(['agricultural', 'unlimited-realtime', 'daily-10', 'daily-20', 'citizen-card']));
+      expect(demo.cardholders.length).toBeGreaterThan(0);
       p.child.kill('SIGTERM');
       expect(await p.exited).toBe(0);
     },

@@ -77,6 +77,12 @@ describe('config', () => {
     expect(problemsOf({ NODE_ENV: 'production' })[0]).toMatch(/^SANDBOX:/);
   });
 
+  it('refuses demo data without the sandbox or in production, where its clear numbers would be published', () => {
+    expect(problemsOf({ ...PROD_KEYS, SEED_DEMO: 'true' })[0]).toMatch(/^SEED_DEMO:/);
+    expect(problemsOf({ NODE_ENV: 'production', SANDBOX: 'false', SEED_DEMO: 'true', ...PROD_KEYS })[0]).toMatch(/^SEED_DEMO:/);
+    expect(problemsOf({ ...PROD_KEYS, SANDBOX: 'true', SEED_DEMO: 'true' })).toEqual([]);
+  });
+
   it('reads wecard.config.json, and the environment wins over the file', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'wecard-config-'));
     writeFileSync(path.join(dir, 'wecard.config.json'), JSON.stringify({ PORT: 4100, LOG_LEVEL: 'warn' }));
