@@ -16,7 +16,7 @@ const DB_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? '64');
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? '10');
 const WARMUP_S = 3;
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '2');
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '3');
 const ACCOUNTS = 1000;
 /** Targets from issue 2: the ledger read keeps ≥ 40 % of bare Fastify's req/s with p99 ≤ 25 ms at 64 connections. */
 const TARGET_RATIO = 0.4;
@@ -89,7 +89,8 @@ async function main(): Promise<void> {
   const schema = `bench_${randomToken(6)}`;
   await admin(`create schema ${schema}`);
   const child = fork(path.resolve(import.meta.dirname, 'server.ts'), [], {
-    execArgv: ['--import', 'tsx'],
+    // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the server process there.
+    execArgv: ['--import', 'tsx', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [])],
     env: { ...process.env, BENCH_CHILD: '1', BENCH_DATABASE_URL: DB_URL, BENCH_SCHEMA: schema },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

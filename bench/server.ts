@@ -89,6 +89,8 @@ async function main(): Promise<void> {
   const port = (s: { server: { address(): unknown } }) => (s.server.address() as { port: number }).port;
   process.send!({ ready: true, appPort: port(app), barePort: port(bare) });
   process.on('disconnect', () => process.exit(0));
+  // Exit through process.exit so a --cpu-prof profile is written.
+  process.on('SIGTERM', () => process.exit(0));
 }
 
 if (process.env.BENCH_CHILD === '1') {

@@ -1,4 +1,5 @@
 // Opens the database: PostgreSQL through `pg` when a URL is given, otherwise PGlite on disk or in memory.
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Kysely, PostgresDialect } from 'kysely';
@@ -21,6 +22,56 @@ export interface PostgresOptions {
   /** Sets `search_path` on every connection (tests isolate themselves in a schema). */
   schema?: string;
   applicationName?: string;
+  /** Prepare parameterised statements once per connection (default on; off behind a pooler that cannot keep them). */
+  preparedStatements?: boolean;
+}
+
+/** Statements one connection keeps prepared; later new ones run unnamed, so memory stays bounded on both sides. */
+export const PREPARED_PER_CONNECTION = 256;
+/** Longer statements (bulk inserts with many rows) are rarely repeated and are not worth a slot. */
+const PREPARED_MAX_SQL_CHARS = 4_000;
+/** Text → statement name memo, shared by all connections; cleared when full. */
+const NAME_MEMO_MAX = 4_096;
+const PREPARABLE = /^\s*(?:select|insert|update|delete|with)\b/i;
+const nameMemo = new Map<string, string>();
+
+function statementName(text: string): string {
+  let name = nameMemo.get(text);
+  if (name === undefined) {
+    if (nameMemo.size >= NAME_MEMO_MAX) nameMemo.clear();
+    // A digest of the text: pg refuses one name for two texts, and the same text must find its statement.
+    name = `w${createHash('sha1').update(text).digest('base64url').slice(0, 22)}`;
+    nameMemo.set(text, name);
+  }
+  return name;
+}
+
+/**
+ * Makes a connection run repeated parameterised queries as named prepared statements: PostgreSQL
+ * parses and plans each once per connection instead of on every call, which is most of the cost
+ * of the short primary-key reads that dominate traffic (bench/RESULTS.md). Only DML with
+ * parameters qualifies; DDL and one-off statements keep the unnamed path.
+ */
+function usePreparedStatements(client: pg.PoolClient): void {
+  const plain = client.query.bind(client) as (...args: unknown[]) => unknown;
+  const prepared = new Set<string>();
+  client.query = ((text: unknown, values?: unknown, callback?: unknown) => {
+    if (
+      typeof text === 'string' &&
+      Array.isArray(values) &&
+      values.length > 0 &&
+      callback === undefined &&
+      text.length <= PREPARED_MAX_SQL_CHARS &&
+      PREPARABLE.test(text)
+    ) {
+      const name = statementName(text);
+      if (prepared.has(name) || prepared.size < PREPARED_PER_CONNECTION) {
+        prepared.add(name);
+        return plain({ name, text, values });
+      }
+    }
+    return plain(text, values, callback);
+  }) as typeof client.query;
 }
 
 /** int8 (money in fen, sequence ids) arrives as bigint on both back ends. */
@@ -39,6 +90,7 @@ export function openPostgres(opts: PostgresOptions): DbHandle {
   });
   // An idle client that loses its server must not crash the process; the next query reconnects.
   pool.on('error', () => {});
+  if (opts.preparedStatements !== false) pool.on('connect', usePreparedStatements);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { db, kind: 'postgres', close: () => db.destroy() };
 }

@@ -1,5 +1,5 @@
 // Runs the numbered migrations (one set for PostgreSQL and PGlite), on start and by `npm run migrate`.
-import { Migrator, type Migration, type MigrationProvider, type MigrationResultSet } from 'kysely';
+import { Migrator, sql, type Migration, type MigrationProvider, type MigrationResultSet } from 'kysely';
 import type { Db } from './tx.ts';
 import * as m0001 from './migrations/0001_platform.ts';
 import * as m0002 from './migrations/0002_ledger.ts';
@@ -45,7 +45,11 @@ export class MigrationError extends Error {
  * table row (and on PostgreSQL an advisory lock) so only one applies each migration.
  */
 export async function migrateToLatest(db: Db): Promise<MigrationResultSet> {
-  const migrator = new Migrator({ db, provider });
+  // Kysely looks for its bookkeeping tables in every schema unless told which one: another schema's
+  // `kysely_migration` (a second install, a test schema) would make it skip creating ours.
+  const schema = (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s;
+  if (!schema) throw new MigrationError(undefined, new Error('no current schema: check search_path'));
+  const migrator = new Migrator({ db, provider, migrationTableSchema: schema });
   const result = await migrator.migrateToLatest();
   if (result.error) {
     const failed = result.results?.find((r) => r.status === 'Error');

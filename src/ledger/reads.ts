@@ -6,16 +6,22 @@ import type { PostingSide } from './ledger.table.ts';
 import { int8, type Balance, type Entry, type HistoryOptions, type HistoryPage } from './model.ts';
 import { encodeCursor, toBalance, validateHistoryOptions } from './policy.ts';
 import { readTotals, readTotalsAsOf } from './store.ts';
+import { readTotalsBatched } from './batch-read.ts';
 
 /**
  * The account's balance. Without `asOf` it is the cached totals (one primary-key row: the hot read
- * path); with `asOf`, the sum of the postings booked up to then. `now` only stamps the answer.
+ * path, batched with concurrent reads outside a transaction); with `asOf`, the sum of the postings
+ * booked up to then. `now` only stamps the answer.
  */
 export async function getBalance(db: Db | Tx, accountId: string, opts: { asOf?: Date; now?: Date } = {}): Promise<Balance> {
   if (opts.asOf !== undefined && (!(opts.asOf instanceof Date) || Number.isNaN(opts.asOf.getTime()))) {
     throw AppError.validation([{ field: 'asOf', message: 'must be a valid Date' }]);
   }
-  const found = opts.asOf ? await readTotalsAsOf(db, accountId, opts.asOf) : await readTotals(db, accountId);
+  const found = opts.asOf
+    ? await readTotalsAsOf(db, accountId, opts.asOf)
+    : db.isTransaction
+      ? await readTotals(db, accountId)
+      : await readTotalsBatched(db as Db, accountId);
   if (!found) throw new AppError('not_found', `no ledger account ${accountId}`);
   return toBalance(accountId, found.currency, found.totals, opts.asOf ?? opts.now ?? new Date());
 }

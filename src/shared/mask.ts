@@ -60,6 +60,7 @@ export function maskName(name: string): string {
 const RESIDENT_ID_RUN = /(?<!\d)[1-9]\d{5}[ -]?\d{8}[ -]?\d{3}[0-9Xx](?![0-9A-Za-z])/g;
 const CARD_RUN = /(?<!\d)[1-9]\d{15,18}(?!\d)/g;
 const CARD_GROUPED = /(?<!\d)\d{4}(?:[ -]\d{4}){3}(?:[ -]?\d{1,3})?(?![\d])/g;
+const MAY_HOLD_NUMBER = /\d{4}[ -]?\d{4}/;
 const MOBILE_RUN = /(?<!\d)(?:(?:\+|00)?86[ -]?)?1[3-9]\d(?:\d{8}|[ -]\d{4}[ -]\d{4})(?!\d)/g;
 
 /**
@@ -67,6 +68,9 @@ const MOBILE_RUN = /(?<!\d)(?:(?:\+|00)?86[ -]?)?1[3-9]\d(?:\d{8}|[ -]\d{4}[ -]\
  * Used as the logger's last line of defence; typed wrappers and redaction are the first.
  */
 export function scrubText(text: string): string {
+  // Every pattern above holds eight digits with at most one separator inside (1234 5678, 12345678):
+  // a line without such a run (most lines) skips the four passes.
+  if (!MAY_HOLD_NUMBER.test(text)) return text;
   return text
     .replace(RESIDENT_ID_RUN, (m) => maskIdNumber(m.replace(/[ -]/g, '')))
     .replace(CARD_RUN, (m) => maskCardNumber(m))
