@@ -6,6 +6,9 @@ import { modulesFor } from './app/modules.ts';
 import { createLogger } from './app/logger.ts';
 import { seedDemoIfEmpty } from './sandbox/demo/index.ts';
 
+/** How often each instance looks for due background jobs. */
+const JOB_POLL_INTERVAL_MS = 1_000;
+
 async function main(): Promise<void> {
   let config: Config;
   try {
@@ -52,6 +55,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
   const address = await app.listen({ host: config.host, port: config.port });
+  ctx.jobs.start(JOB_POLL_INTERVAL_MS);
   const url = config.publicUrl;
   log.info({ address, mode: config.mode, database: ctx.dbKind }, 'wecard listening');
   process.stdout.write(

@@ -12,6 +12,7 @@ import { migrateToLatest } from '../db/migrate.ts';
 import { FieldCrypto, fieldKeysFromHex, generateFieldKeys } from '../shared/crypto.ts';
 import { systemClock, type Clock } from '../shared/clock.ts';
 import { randomToken } from '../shared/ids.ts';
+import { JobRunner } from './jobs.ts';
 
 export interface ContextOptions {
   log?: Logger;
@@ -83,6 +84,14 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     passwordPepper,
     metrics: new Registry(),
     instanceId: `${hostname()}:${process.pid}:${randomToken(4)}`,
+    jobs: new JobRunner(),
   };
-  return { ctx, close: () => handle.close() };
+  ctx.jobs.bind(ctx);
+  return {
+    ctx,
+    close: async () => {
+      await ctx.jobs.stop();
+      await handle.close();
+    },
+  };
 }

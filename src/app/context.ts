@@ -5,6 +5,7 @@ import type { Clock } from '../shared/clock.ts';
 import type { FieldCrypto } from '../shared/crypto.ts';
 import type { Db } from '../db/tx.ts';
 import type { Registry } from 'prom-client';
+import type { JobRunner } from './jobs.ts';
 
 export interface AppContext {
   config: Config;
@@ -18,4 +19,6 @@ export interface AppContext {
   metrics: Registry;
   /** The instance's id in logs, metrics and leases (host:pid:random). */
   instanceId: string;
+  /** Background jobs: modules register handlers from their plugin; enqueue with enqueueJob. */
+  jobs: JobRunner;
 }

@@ -12,6 +12,7 @@ import * as m0008 from './migrations/0008_wecom.ts';
 import * as m0009 from './migrations/0009_sandbox_wx.ts';
 import * as m0010 from './migrations/0010_sandbox_pay.ts';
 import * as m0011 from './migrations/0011_sandbox_wecom.ts';
+import * as m0012 from './migrations/0012_jobs.ts';
 
 /** Every migration in order. Names are permanent: a released migration is never edited or renamed. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -26,6 +27,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0009_sandbox_wx': m0009,
   '0010_sandbox_pay': m0010,
   '0011_sandbox_wecom': m0011,
+  '0012_jobs': m0012,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -21,6 +21,8 @@ export interface OutboxRow {
   locked_until: Date | null;
   last_error: string | null;
   done_at: Date | null;
+  /** Set when the last attempt failed: kept for operators, never claimed again. */
+  dead_at: Date | null;
   created_at: ColumnType<Date, Date | string | undefined, never>;
 }
 

@@ -1,9 +1,10 @@
 // Suite-wide setup and the final leak scan: no sensitive demo value may appear in any captured log line.
+// WECARD_TEST_RESULTS names another results folder, so two runs at once do not clear each other's logs.
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
-const LOG_DIR = path.resolve('test-results/logs');
-const SECRETS_FILE = path.resolve('test-results/sensitive-values.txt');
+const LOG_DIR = path.resolve(process.env.WECARD_TEST_RESULTS ?? 'test-results', 'logs');
+const SECRETS_FILE = path.resolve(process.env.WECARD_TEST_RESULTS ?? 'test-results', 'sensitive-values.txt');
 
 export function setup(): void {
   rmSync(LOG_DIR, { recursive: true, force: true });

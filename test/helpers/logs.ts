@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/app/logger.ts';
 
-export const LOG_DIR = path.resolve('test-results/logs');
+export const LOG_DIR = path.resolve(process.env.WECARD_TEST_RESULTS ?? 'test-results', 'logs');
 
 /** A logger at debug level whose lines land in `lines` and in test-results/logs for the leak scan. */
 export function captureLogs() {

@@ -38,6 +38,8 @@ export async function startServer(opts: {
   dbHandle: { db: TestDb['db']; kind: TestDb['kind']; close(): Promise<void> };
   config?: Record<string, string>;
   clock?: Clock;
+  /** Poll for background jobs every this many ms (off by default: tests call ctx.jobs.runDue). */
+  jobsPollMs?: number;
 }): Promise<RunningServer> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -46,7 +48,8 @@ export async function startServer(opts: {
   const running = await createContext(config, { log, clock: opts.clock ?? systemClock, dbHandle: opts.dbHandle, migrate: false });
   const app = await buildServer(running.ctx, { modules: opts.modules });
   await app.listen({ host: '127.0.0.1', port });
-  return { url, app, ctx: running.ctx, logs: lines, close: () => app.close() };
+  if (opts.jobsPollMs) running.ctx.jobs.start(opts.jobsPollMs);
+  return { url, app, ctx: running.ctx, logs: lines, close: async () => { await running.ctx.jobs.stop(); await app.close(); } };
 }
 
 export interface Platform {
@@ -68,6 +71,8 @@ export async function startPlatform(opts: {
   config?: Record<string, string>;
   clock?: Clock;
   db?: TestDb;
+  /** Poll for background jobs every this many ms on the sandbox and every instance (default off: tests call ctx.jobs.runDue). */
+  jobsPollMs?: number;
 }): Promise<Platform> {
   const db = opts.db ?? (await openTestDb());
   const instances = opts.instances ?? 1;
@@ -77,6 +82,7 @@ export async function startPlatform(opts: {
     dbHandle: db,
     clock: opts.clock,
     config: { SANDBOX: 'true', SANDBOX_SERVER_URL: `http://127.0.0.1:${serverPorts[0]}`, ...opts.config },
+    jobsPollMs: opts.jobsPollMs,
   });
   const servers: RunningServer[] = [];
   for (let i = 0; i < instances; i++) {
@@ -95,7 +101,8 @@ export async function startPlatform(opts: {
     const running = await createContext(config, { log, clock: opts.clock ?? systemClock, dbHandle, migrate: false });
     const app = await buildServer(running.ctx, { modules: opts.serverModules });
     await app.listen({ host: '127.0.0.1', port: serverPorts[i]! });
-    servers.push({ url, app, ctx: running.ctx, logs: lines, close: () => app.close() });
+    if (opts.jobsPollMs) running.ctx.jobs.start(opts.jobsPollMs);
+    servers.push({ url, app, ctx: running.ctx, logs: lines, close: async () => { await running.ctx.jobs.stop(); await app.close(); } });
   }
   return {
     db,

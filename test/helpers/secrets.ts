@@ -2,7 +2,7 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 
-const SECRETS_FILE = path.resolve('test-results/sensitive-values.txt');
+const SECRETS_FILE = path.resolve(process.env.WECARD_TEST_RESULTS ?? 'test-results', 'sensitive-values.txt');
 
 export function registerSensitive(...values: string[]): void {
   mkdirSync(path.dirname(SECRETS_FILE), { recursive: true });
