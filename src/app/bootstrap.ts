@@ -13,6 +13,7 @@ import { FieldCrypto, fieldKeysFromHex, generateFieldKeys } from '../shared/cryp
 import { systemClock, type Clock } from '../shared/clock.ts';
 import { randomToken } from '../shared/ids.ts';
 import { JobRunner } from './jobs.ts';
+import { Redis } from 'ioredis';
 
 export interface ContextOptions {
   log?: Logger;
@@ -65,6 +66,30 @@ export function resolveKeys(config: Config, log: Logger): { crypto: FieldCrypto;
   };
 }
 
+/** Commands wait this long for Redis before the caller falls back. */
+const REDIS_COMMAND_TIMEOUT_MS = 250;
+
+function openRedis(url: string, log: Logger): Redis {
+  const redis = new Redis(url, {
+    // Fail fast instead of queueing while disconnected: a rate limit must not stall a request.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+    retryStrategy: (times) => Math.min(times * 200, 5_000),
+    lazyConnect: false,
+  });
+  let down = false;
+  redis.on('error', (err) => {
+    if (!down) log.warn({ err: { message: err.message } }, 'redis unavailable; falling back to in-process limits');
+    down = true;
+  });
+  redis.on('ready', () => {
+    if (down) log.info('redis available again');
+    down = false;
+  });
+  return redis;
+}
+
 export async function createContext(config: Config, opts: ContextOptions = {}): Promise<RunningContext> {
   const log = opts.log ?? createLogger(config.logLevel);
   const handle =
@@ -85,12 +110,14 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     metrics: new Registry(),
     instanceId: `${hostname()}:${process.pid}:${randomToken(4)}`,
     jobs: new JobRunner(),
+    redis: config.redisUrl ? openRedis(config.redisUrl, log) : undefined,
   };
   ctx.jobs.bind(ctx);
   return {
     ctx,
     close: async () => {
       await ctx.jobs.stop();
+      ctx.redis?.disconnect();
       await handle.close();
     },
   };

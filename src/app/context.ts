@@ -6,6 +6,7 @@ import type { FieldCrypto } from '../shared/crypto.ts';
 import type { Db } from '../db/tx.ts';
 import type { Registry } from 'prom-client';
 import type { JobRunner } from './jobs.ts';
+import type { Redis } from 'ioredis';
 
 export interface AppContext {
   config: Config;
@@ -21,4 +22,9 @@ export interface AppContext {
   instanceId: string;
   /** Background jobs: modules register handlers from their plugin; enqueue with enqueueJob. */
   jobs: JobRunner;
+  /**
+   * Redis when REDIS_URL is set (shared rate limits and caches), else undefined. It fails fast
+   * (no offline queue): callers fall back to in-process state and PostgreSQL stays authoritative.
+   */
+  redis: Redis | undefined;
 }

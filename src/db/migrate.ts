@@ -13,6 +13,9 @@ import * as m0009 from './migrations/0009_sandbox_wx.ts';
 import * as m0010 from './migrations/0010_sandbox_pay.ts';
 import * as m0011 from './migrations/0011_sandbox_wecom.ts';
 import * as m0012 from './migrations/0012_jobs.ts';
+import * as m0013 from './migrations/0013_audit.ts';
+import * as m0014 from './migrations/0014_risk.ts';
+import * as m0015 from './migrations/0015_identity.ts';
 
 /** Every migration in order. Names are permanent: a released migration is never edited or renamed. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -28,6 +31,9 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0010_sandbox_pay': m0010,
   '0011_sandbox_wecom': m0011,
   '0012_jobs': m0012,
+  '0013_audit': m0013,
+  '0014_risk': m0014,
+  '0015_identity': m0015,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -10,5 +10,8 @@ import type { WecomTables } from '../wechat/wecom.table.ts';
 import type { SandboxWxTables } from '../sandbox/wx/sandbox-wx.table.ts';
 import type { SandboxPayTables } from '../sandbox/pay/sandbox-pay.table.ts';
 import type { SandboxWecomTables } from '../sandbox/wecom/sandbox-wecom.table.ts';
+import type { AuditTables } from '../audit/audit.table.ts';
+import type { RiskTables } from '../risk/risk.table.ts';
+import type { IdentityTables } from '../identity/identity.table.ts';
 
-export interface Database extends PlatformTables, LedgerTables, TenantTables, WechatTables, CoreTables, OaTables, PayTables, WecomTables, SandboxWxTables, SandboxPayTables, SandboxWecomTables {}
+export interface Database extends PlatformTables, LedgerTables, TenantTables, WechatTables, CoreTables, OaTables, PayTables, WecomTables, SandboxWxTables, SandboxPayTables, SandboxWecomTables, AuditTables, RiskTables, IdentityTables {}
