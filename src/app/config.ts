@@ -17,6 +17,8 @@ export interface Config {
   dbPoolMax: number;
   redisUrl: string | undefined;
   mqttUrl: string | undefined;
+  /** An external core banking system (HTTP JSON contract in src/core); without it the built-in ledger is the core. */
+  core: { url: string | undefined; token: string | undefined };
   /** The SMS gateway (HTTP JSON provider); without it OTPs go to the sandbox outbox (sandbox on) or nowhere (refused). */
   sms: { providerUrl: string | undefined; providerToken: string | undefined };
   logLevel: LogLevel;
@@ -204,6 +206,7 @@ export function parseConfig(source: Source): Config {
     dbPoolMax: int('DB_POOL_MAX', 20, 1, POOL_MAX_LIMIT),
     redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
     mqttUrl: url('MQTT_URL', ['mqtt:', 'mqtts:', 'ws:', 'wss:', 'tcp:']),
+    core: { url: url('CORE_BANKING_URL', ['http:', 'https:']), token: get('CORE_BANKING_TOKEN') },
     sms: { providerUrl: url('SMS_PROVIDER_URL', ['http:', 'https:']), providerToken: get('SMS_PROVIDER_TOKEN') },
     logLevel,
     sandbox,
@@ -235,6 +238,8 @@ export const CONFIG_DOC: ReadonlyArray<[name: string, meaning: string]> = [
   ['DB_POOL_MAX', 'PostgreSQL pool size per instance (default 20)'],
   ['REDIS_URL', 'optional Redis for shared rate limits and caches'],
   ['MQTT_URL', 'the card system broker (card status feed)'],
+  ['CORE_BANKING_URL', "an external core banking system speaking wecard's core JSON contract (without it the built-in ledger is the core)"],
+  ['CORE_BANKING_TOKEN', 'bearer token for CORE_BANKING_URL'],
   ['SMS_PROVIDER_URL', 'the SMS gateway wecard POSTs OTP and alert texts to as JSON (without it, SMS go to the sandbox outbox when the sandbox is on)'],
   ['SMS_PROVIDER_TOKEN', 'bearer token for SMS_PROVIDER_URL'],
   ['SANDBOX', 'mount the local WeChat platform at /sandbox (default: on when embedded; refused with NODE_ENV=production)'],

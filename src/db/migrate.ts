@@ -16,6 +16,7 @@ import * as m0012 from './migrations/0012_jobs.ts';
 import * as m0013 from './migrations/0013_audit.ts';
 import * as m0014 from './migrations/0014_risk.ts';
 import * as m0015 from './migrations/0015_identity.ts';
+import * as m0016 from './migrations/0016_core_port.ts';
 
 /** Every migration in order. Names are permanent: a released migration is never edited or renamed. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -34,6 +35,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0013_audit': m0013,
   '0014_risk': m0014,
   '0015_identity': m0015,
+  '0016_core_port': m0016,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

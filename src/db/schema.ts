@@ -13,5 +13,6 @@ import type { SandboxWecomTables } from '../sandbox/wecom/sandbox-wecom.table.ts
 import type { AuditTables } from '../audit/audit.table.ts';
 import type { RiskTables } from '../risk/risk.table.ts';
 import type { IdentityTables } from '../identity/identity.table.ts';
+import type { CorePortTables } from '../core/port.table.ts';
 
-export interface Database extends PlatformTables, LedgerTables, TenantTables, WechatTables, CoreTables, OaTables, PayTables, WecomTables, SandboxWxTables, SandboxPayTables, SandboxWecomTables, AuditTables, RiskTables, IdentityTables {}
+export interface Database extends PlatformTables, LedgerTables, TenantTables, WechatTables, CoreTables, OaTables, PayTables, WecomTables, SandboxWxTables, SandboxPayTables, SandboxWecomTables, AuditTables, RiskTables, IdentityTables, CorePortTables {}
