@@ -1,6 +1,23 @@
-// Official Account message de-duplication and async replies (owned by src/wechat OA). Placeholder: the module's owner fills it in.
-import type { Kysely } from 'kysely';
+// Official Account message de-duplication and the passive reply kept for WeChat's retries (owned by src/wechat/oa).
+import { sql, type Kysely } from 'kysely';
 
-export async function up(_db: Kysely<any>): Promise<void> {}
+export async function up(db: Kysely<any>): Promise<void> {
+  // No foreign key to tenants: every insert would take a KEY SHARE lock on the tenant's row, and
+  // thousands of concurrent pushes to one account would queue on it (MultiXact). The route only
+  // inserts for a tenant it has just resolved, and rows live minutes (purged by oa.purge).
+  await db.schema
+    .createTable('oa_messages')
+    .addColumn('tenant_id', 'text', (c) => c.notNull())
+    .addColumn('dedup_key', 'text', (c) => c.notNull().check(sql`length(dedup_key) between 3 and 200`))
+    .addColumn('state', 'text', (c) => c.notNull().check(sql`state in ('processing', 'replied', 'deferred', 'failed')`))
+    .addColumn('reply', 'text')
+    .addColumn('received_at', 'timestamptz', (c) => c.notNull())
+    .addColumn('finished_at', 'timestamptz')
+    .addPrimaryKeyConstraint('oa_messages_pk', ['tenant_id', 'dedup_key'])
+    .execute();
+  await sql`create index oa_messages_received_at on oa_messages (received_at)`.execute(db);
+}
 
-export async function down(_db: Kysely<any>): Promise<void> {}
+export async function down(db: Kysely<any>): Promise<void> {
+  await db.schema.dropTable('oa_messages').execute();
+}

@@ -1,0 +1,63 @@
+// The identity module's public face: the auth hook, bound cards, card lifecycle, step-up, OTP, the SMS and face ports, and the routes.
+//
+// Final signatures (contracts4.md, refined):
+//   authenticateCardholder(ctx, opts?: { allowUnactivatedDevice?: boolean }): Authenticate
+//   listBoundCards(db, tenantId, userId): Promise<BoundCard[]>
+//   requireOwnCard(db, principal, cardId): Promise<BoundCard>        404 unknown/other tenant, 403 another user's card
+//   findUserByOpenid(db, tenantId, openid): Promise<{ userId } | undefined>
+//   assertCardUsable(ctx, card: BoundCard, { now?, purpose: 'balance' | 'transactions' | 'topup' | 'manage' }): Promise<CoreCard>
+//       throws card_lost | card_frozen { until?, scope? } | card_cancelled | account_dormant { reactivation }
+//   requireStepUp(ctx, principal, { purpose, card?, amountFen?, always?, now?, meta? }): Promise<void>
+//       throws step_up_required { challengeId, method, otpSentTo? } (method: payment_password_last4 | sms_otp | face)
+//   answerStepUp(ctx, principal, challengeId, answer, meta)          (POST /api/v1/step-ups/{challengeId})
+//   sendOtp(ctx, { tenantId, purpose, subject, phone, action, now? }): Promise<{ challengeId, otpSentTo, expiresAt }>
+//   verifyOtp(ctx, { challengeId, code, purpose, subject?, tenantId, userId?, now?, meta? }, onVerified?: (tx) => Promise<T>): Promise<T>
+//       throws otp_invalid { attemptsLeft } | otp_locked { retryAfter } | not_found
+//   reactivateIfQualifying(tx, card: { id, tenantId } /* core card */, { amountFen, incoming, at }): Promise<boolean>
+//   onCardStatusChanged(ctx, { coreCardId, status, at? }): Promise<{ revoked }>
+//   identityRoutes(opts?: { sms?: SmsSender; face?: FaceVerifier }): ModulePlugin
+import type { ModulePlugin } from '../app/server.ts';
+import type { AppContext } from '../app/context.ts';
+import { authenticateCardholder } from './auth.ts';
+import { registerCancelSweep } from './cancel-sweep.ts';
+import type { FaceVerifier } from './face.ts';
+import { setIdentityPorts } from './ports.ts';
+import { cardRoutes } from './routes-cards.ts';
+import { sessionRoutes } from './routes-session.ts';
+import type { SmsSender } from './sms.ts';
+
+export { authenticateCardholder, deviceIdHeader, type AuthenticateOptions } from './auth.ts';
+export { listBoundCards, requireOwnCard, countBoundCards, cardView, type BoundCard, type CardView } from './cards.ts';
+export { findUserByOpenid, listOpenids, getUser, type IdentityUser } from './store.ts';
+export { assertCardUsable, reactivateIfQualifying, onCardStatusChanged, reactivateOnline } from './lifecycle.ts';
+export { requireStepUp, answerStepUp, type StepUpRequest, type StepUpPassed } from './step-up.ts';
+export { sendOtp, verifyOtp, type OtpPurpose, type OtpCheck } from './otp.ts';
+export { httpSmsSender, sandboxSmsSender, defaultSmsSender, type Sms, type SmsSender } from './sms.ts';
+export type { FaceVerifier } from './face.ts';
+export { identityPorts } from './ports.ts';
+export { CANCEL_SWEEP_TOPIC, sweepCancelledCards } from './cancel-sweep.ts';
+export { cancellationAccessDeadline, workingDay, addWorkingDays, CALENDAR_COVERAGE } from './working-days.ts';
+export { reactivationFor, type Reactivation, type CardUsePurpose, type StepUpMethod } from './policy.ts';
+export type { RequestMeta } from './events.ts';
+
+export interface IdentityRoutesOptions {
+  /** The SMS gateway; default: SMS_PROVIDER_URL, else the sandbox outbox when the sandbox is on. */
+  sms?: SmsSender;
+  /** The face verifier; default: the sandbox's when the sandbox is on, else none (face step-ups fall back to SMS). */
+  face?: FaceVerifier;
+}
+
+/**
+ * The cardholder API of the identity module (sessions, /me, devices, bindings, cards, step-ups)
+ * and the daily cancelled-card sweep job.
+ */
+export function identityRoutes(opts: IdentityRoutesOptions = {}): ModulePlugin {
+  return async (app, ctx: AppContext) => {
+    setIdentityPorts(ctx, { ...(opts.sms ? { sms: opts.sms } : {}), ...('face' in opts ? { face: opts.face } : {}) });
+    const authenticate = authenticateCardholder(ctx);
+    const authenticateAnyDevice = authenticateCardholder(ctx, { allowUnactivatedDevice: true });
+    sessionRoutes(app, ctx, { authenticate, authenticateAnyDevice });
+    cardRoutes(app, ctx, authenticate);
+    await registerCancelSweep(ctx);
+  };
+}

@@ -1,0 +1,72 @@
+// The Pay module's SQL: the notification de-duplication record and the tenant's extra platform keys.
+import { sql, type Insertable, type Selectable } from 'kysely';
+import type { Db, Tx } from '../../db/tx.ts';
+import type { PayNotificationRow, PayPlatformKeyRow } from '../pay.table.ts';
+
+export type StoredPayNotification = Selectable<PayNotificationRow>;
+export type StoredPlatformKey = Selectable<PayPlatformKeyRow>;
+
+/**
+ * Records the notification unless its id or its state change is already recorded; true when this
+ * call recorded it. A concurrent delivery of the same notification waits on the unique key until
+ * the first transaction ends, then sees the row (first committed: false) or records it itself
+ * (first rolled back: true). `on conflict do nothing` without a target covers both unique keys.
+ */
+export async function recordNotificationOnce(tx: Tx, row: Insertable<PayNotificationRow>): Promise<boolean> {
+  const inserted = await tx
+    .insertInto('pay_notifications')
+    .values(row)
+    .onConflict((oc) => oc.doNothing())
+    .returning('notification_id')
+    .executeTakeFirst();
+  return inserted !== undefined;
+}
+
+export async function notificationsOf(db: Db | Tx, tenantId: string, outTradeNo: string, limit: number): Promise<StoredPayNotification[]> {
+  return db
+    .selectFrom('pay_notifications')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('out_trade_no', '=', outTradeNo)
+    .orderBy('received_at', 'asc')
+    .limit(limit)
+    .execute();
+}
+
+/** Deletes up to `limit` records received before `before`; returns how many went. */
+export async function pruneNotifications(db: Db, before: Date, limit: number): Promise<number> {
+  const res = await sql`
+    delete from pay_notifications
+    where (tenant_id, notification_id) in (select tenant_id, notification_id from pay_notifications where received_at < ${before} limit ${limit})`.execute(db);
+  return Number(res.numAffectedRows ?? 0);
+}
+
+export async function platformKeysOf(db: Db | Tx, tenantId: string, limit: number): Promise<StoredPlatformKey[]> {
+  return db.selectFrom('pay_platform_keys').selectAll().where('tenant_id', '=', tenantId).orderBy('added_at', 'desc').limit(limit).execute();
+}
+
+/** Adds or replaces the key of that serial. */
+export async function upsertPlatformKey(tx: Tx, row: Insertable<PayPlatformKeyRow>): Promise<void> {
+  await tx
+    .insertInto('pay_platform_keys')
+    .values(row)
+    .onConflict((oc) =>
+      oc.columns(['tenant_id', 'serial_no']).doUpdateSet((eb) => ({
+        kind: eb.ref('excluded.kind'),
+        pem: eb.ref('excluded.pem'),
+        not_before: eb.ref('excluded.not_before'),
+        not_after: eb.ref('excluded.not_after'),
+      })),
+    )
+    .execute();
+}
+
+export async function deletePlatformKey(tx: Tx, tenantId: string, serialNo: string): Promise<boolean> {
+  const res = await tx.deleteFrom('pay_platform_keys').where('tenant_id', '=', tenantId).where('serial_no', '=', serialNo).executeTakeFirst();
+  return Number(res.numDeletedRows) > 0;
+}
+
+export async function countPlatformKeys(tx: Tx, tenantId: string): Promise<number> {
+  const row = await tx.selectFrom('pay_platform_keys').select((eb) => eb.fn.countAll<string>().as('n')).where('tenant_id', '=', tenantId).executeTakeFirstOrThrow();
+  return Number(row.n);
+}
