@@ -2,17 +2,22 @@
 import { defineConfig } from 'vitest/config';
 
 const pg = process.env.TEST_DATABASE_URL;
+/**
+ * Projects do not inherit the root's timeouts, so each states them. (Not `extends: true`: that
+ * would run the global setup, which clears the captured logs, once per project.)
+ */
+const TIMEOUTS = { testTimeout: 30_000, hookTimeout: 60_000 };
 
 export default defineConfig({
   test: {
     globalSetup: ['test/helpers/global-setup.ts'],
     reporters: process.env.CI ? ['default'] : ['default'],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    ...TIMEOUTS,
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], ...TIMEOUTS } },
       {
         test: {
+          ...TIMEOUTS,
           name: pg ? 'integration-postgres' : 'integration-pglite',
           include: ['test/integration/**/*.test.ts'],
           env: { WECARD_TEST_DB: pg ? 'postgres' : 'pglite' },
@@ -25,6 +30,7 @@ export default defineConfig({
         ? [
             {
               test: {
+                ...TIMEOUTS,
                 name: 'integration-pglite',
                 include: ['test/integration/**/*.both.test.ts'],
                 env: { WECARD_TEST_DB: 'pglite' },

@@ -9,6 +9,12 @@ export const JOB_LEASE_MS = 60_000;
 export const JOB_CLAIM_BATCH = 20;
 /** Jobs of one batch that run at once. */
 export const JOB_CONCURRENCY = 4;
+/** Finished jobs are kept this long (for operators and idempotency of dedupe keys), then pruned. */
+export const JOB_DONE_RETENTION_MS = 7 * 86_400_000;
+/** Rows one prune statement deletes; a backlog is worked off over several polls. */
+const JOB_PRUNE_BATCH = 5_000;
+/** How often a polling runner prunes finished jobs. */
+const JOB_PRUNE_INTERVAL_MS = 3_600_000;
 /** Longest error text kept on a row. */
 const LAST_ERROR_MAX_CHARS = 1_000;
 
@@ -151,12 +157,30 @@ export class JobRunner {
     }
   }
 
-  /** Polls every `intervalMs` until stopped; one poll at a time. */
+  /**
+   * Deletes finished jobs older than the retention, at most JOB_PRUNE_BATCH rows; returns how many.
+   * Dead letters stay until an operator resolves them.
+   */
+  async pruneDone(opts: { now?: Date } = {}): Promise<number> {
+    const ctx = this.ctx;
+    if (!ctx) throw new Error('JobRunner is not bound to a context');
+    const cutoff = new Date((opts.now ?? ctx.clock.now()).getTime() - JOB_DONE_RETENTION_MS);
+    const r = await sql`
+      delete from outbox where id in (
+        select id from outbox where done_at is not null and done_at < ${cutoff} limit ${JOB_PRUNE_BATCH}
+      )`.execute(ctx.db);
+    return Number(r.numAffectedRows ?? 0n);
+  }
+
+  /** Polls every `intervalMs` until stopped; one poll at a time; prunes finished jobs now and then. */
   start(intervalMs: number): void {
     if (this.timer) return;
+    let lastPruneMs = 0;
     this.timer = setInterval(() => {
       if (this.running) return;
-      this.running = this.runDue()
+      const prune = Date.now() - lastPruneMs >= JOB_PRUNE_INTERVAL_MS;
+      if (prune) lastPruneMs = Date.now();
+      this.running = (prune ? this.pruneDone().then(() => this.runDue()) : this.runDue())
         .catch((err) => this.ctx?.log.error({ err }, 'job poll failed'))
         .finally(() => (this.running = undefined));
     }, intervalMs);

@@ -54,7 +54,7 @@ export interface AuditCheckpointRow {
   sealed_at: Date;
 }
 
-/** One consent decision; the latest row of a (tenant, user, purpose) is the current state. */
+/** One consent decision; the last recorded row (highest id) of a (tenant, user, purpose) is the current state. */
 export interface ConsentRow {
   id: Generated<bigint>;
   tenant_id: string;

@@ -1,8 +1,19 @@
 // Consent records: every grant and withdrawal appended with its notice version; the latest per purpose is in force.
+//
+// "Latest" is the last recorded (highest id), not the largest `at`: instances' clocks may differ by
+// a second, and a withdrawal recorded after a grant must win even if its instance runs behind.
 import { AppError } from '../app/errors.ts';
 import type { Db, Tx } from '../db/tx.ts';
 import { recordAudit } from './log.ts';
-import { CONSENT_CHANNEL_PATTERN, CONSENT_PURPOSES, NOTICE_VERSION_PATTERN, isConsentPurpose, type ConsentPurpose } from './policy.ts';
+import {
+  CONSENT_CHANNEL_PATTERN,
+  CONSENT_PURPOSES,
+  NOTICE_VERSION_PATTERN,
+  holdsClearNumber,
+  isConsentPurpose,
+  looksLikeClearNumber,
+  type ConsentPurpose,
+} from './policy.ts';
 
 export interface Consent {
   purpose: ConsentPurpose;
@@ -31,7 +42,9 @@ function toConsent(r: { purpose: string; notice_version: string; granted: boolea
 function checkChange(c: ConsentChange): void {
   const errors: { field: string; message: string }[] = [];
   if (!isConsentPurpose(c.purpose)) errors.push({ field: 'purpose', message: `must be one of ${CONSENT_PURPOSES.join(', ')}` });
-  if (!NOTICE_VERSION_PATTERN.test(c.noticeVersion)) errors.push({ field: 'noticeVersion', message: `must match ${NOTICE_VERSION_PATTERN}` });
+  if (typeof c.noticeVersion !== 'string' || !NOTICE_VERSION_PATTERN.test(c.noticeVersion)) errors.push({ field: 'noticeVersion', message: `must match ${NOTICE_VERSION_PATTERN}` });
+  // The client chooses the text and it goes into the audit detail: never a phone or card number.
+  else if (holdsClearNumber(c.noticeVersion) || looksLikeClearNumber(c.noticeVersion)) errors.push({ field: 'noticeVersion', message: 'must be a notice version, not a number of that length' });
   if (c.channel !== undefined && !CONSENT_CHANNEL_PATTERN.test(c.channel)) errors.push({ field: 'channel', message: `must match ${CONSENT_CHANNEL_PATTERN}` });
   if (typeof c.granted !== 'boolean') errors.push({ field: 'granted', message: 'must be true or false' });
   if (errors.length > 0) throw AppError.validation(errors);
@@ -44,7 +57,6 @@ async function current(db: Db | Tx, tenantId: string, userId: string, purpose: C
     .where('tenant_id', '=', tenantId)
     .where('user_id', '=', userId)
     .where('purpose', '=', purpose)
-    .orderBy('at', 'desc')
     .orderBy('id', 'desc')
     .limit(1)
     .executeTakeFirst();
@@ -106,7 +118,6 @@ export async function listConsents(db: Db | Tx, tenantId: string, userId: string
     .where('tenant_id', '=', tenantId)
     .where('user_id', '=', userId)
     .orderBy('purpose')
-    .orderBy('at', 'desc')
     .orderBy('id', 'desc')
     .execute();
   const order = (p: string) => (CONSENT_PURPOSES as readonly string[]).indexOf(p);
@@ -121,7 +132,6 @@ export async function consentHistory(db: Db | Tx, tenantId: string, userId: stri
     .select(['purpose', 'notice_version', 'granted', 'at', 'channel'])
     .where('tenant_id', '=', tenantId)
     .where('user_id', '=', userId)
-    .orderBy('at', 'desc')
     .orderBy('id', 'desc')
     .limit(CONSENT_HISTORY_MAX_ROWS)
     .execute();

@@ -140,7 +140,7 @@ export async function verifyAuditChain(db: Db, opts: VerifyOptions = {}): Promis
     if (from > 0n) start = (await checkpointHeads(db, tenant !== undefined ? [tenant] : await checkpointTenants(db), from)).values();
   }
 
-  const walker = new ChainWalker(maxProblems, start);
+  const walker = new ChainWalker(maxProblems, start, tenant);
   if (orphan !== null) walker.report(orphan, 'deleted', `row ${orphan} is sealed past the last checkpoint (${frontier}): checkpoints were deleted`);
 
   const checkpoints = new CheckpointStream(db, from, frontier, tenant);

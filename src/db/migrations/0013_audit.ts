@@ -57,8 +57,8 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`create index audit_checkpoints_tenant_head on audit_checkpoints (tenant_id, head_seq)`.execute(db);
   await sql`create index audit_checkpoints_batch_last on audit_checkpoints (batch_last_seq)`.execute(db);
 
-  // Consent history (PIPL art. 14, 29: separate, informed, withdrawable): every decision is a new
-  // row; the current state of a purpose is its latest row.
+  // Consent history (PIPL art. 14, 15, 29: informed, withdrawable, separate for sensitive data):
+  // every decision is a new row; the current state of a purpose is its last recorded row.
   await db.schema
     .createTable('consents')
     .addColumn('id', 'bigint', (c) => c.primaryKey().generatedAlwaysAsIdentity())
@@ -71,7 +71,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('channel', 'text')
     .addColumn('recorded_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute();
-  await sql`create index consents_current on consents (tenant_id, user_id, purpose, at desc, id desc)`.execute(db);
+  await sql`create index consents_current on consents (tenant_id, user_id, purpose, id desc)`.execute(db);
 
   // Append-only at the database too: an audit trail the application could edit proves nothing.
   // Works on PostgreSQL and PGlite; a table owner can still disable it, which the hash chain catches.

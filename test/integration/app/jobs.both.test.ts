@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { startTestApp, type TestApp } from '../../helpers/app.ts';
-import { enqueueJob, JOB_LEASE_MS } from '../../../src/app/jobs.ts';
+import { enqueueJob, JOB_DONE_RETENTION_MS, JOB_LEASE_MS } from '../../../src/app/jobs.ts';
 import { inTx } from '../../../src/db/tx.ts';
 import { ManualClock } from '../../../src/shared/clock.ts';
 
@@ -109,5 +109,18 @@ describe('background jobs', () => {
     await enqueueJob(t.ctx.db, { topic: 'test.other', payload: {} });
     expect(await t.ctx.jobs.runDue()).toBe(0);
     expect((await row('test.other')).attempts).toBe(0);
+  });
+
+  it('prunes finished jobs past the retention and keeps dead letters and pending jobs', async () => {
+    await enqueueJob(t.ctx.db, { topic: 'test.ok', payload: { n: 9 } });
+    await t.ctx.jobs.runDue();
+    const before = await t.ctx.db.selectFrom('outbox').select(({ fn }) => fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+    expect(await t.ctx.jobs.pruneDone()).toBe(0);
+    const pruned = await t.ctx.jobs.pruneDone({ now: new Date(clock.now().getTime() + JOB_DONE_RETENTION_MS + 60 * 60_000) });
+    expect(pruned).toBeGreaterThan(0);
+    const left = await t.ctx.db.selectFrom('outbox').select(['topic', 'done_at', 'dead_at']).execute();
+    expect(left.every((r) => r.done_at === null)).toBe(true);
+    expect(left.some((r) => r.dead_at !== null)).toBe(true);
+    expect(left.length).toBe(Number(before.n) - pruned);
   });
 });

@@ -9,9 +9,11 @@ import { recordAudit, sealAudit, verifyAuditChain, AuditRefusedError, genesisHas
 import { asSuperuser, entry, freshTenant, recordMany, sealNow, seqsOf, T0 } from './fixtures.ts';
 
 let db: TestDb;
+/** Opening and migrating PGlite can take a while on a loaded machine. */
+const OPEN_DB_TIMEOUT_MS = 120_000;
 beforeAll(async () => {
   db = await openTestDb();
-});
+}, OPEN_DB_TIMEOUT_MS);
 afterAll(async () => {
   await db?.close();
 });
