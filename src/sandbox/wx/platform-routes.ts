@@ -1,4 +1,5 @@
 // The sandbox's api.weixin.qq.com (under /sandbox/wx) and qyapi gettoken (under /sandbox/wecom): WeChat's wire format and error answers.
+import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../app/context.ts';
 import type { App } from '../../app/server.ts';
@@ -7,7 +8,6 @@ import { WxFailure, wxErrorBody } from './errors.ts';
 import { sendCustom, sendSubscribe, sendTemplate, type Body, type Caller } from './messages.ts';
 import { checkSandboxToken, issueClassicToken, issueStableToken, issueWecomToken } from './tokens.ts';
 import { spendCode } from './users.ts';
-import { randomBytes } from 'node:crypto';
 
 /** Platform requests are a few hundred bytes; the platform refuses far smaller bodies than this. */
 export const PLATFORM_BODY_LIMIT_BYTES = 64 * 1024;
@@ -72,7 +72,7 @@ async function callerOf(ctx: AppContext, request: FastifyRequest, kind: 'oa' | '
   return { tenantId: s.tenantId, appId: s.appId };
 }
 
-const schema = (summary: string) => ({ schema: { tags: ['sandbox'], summary, hide: false } });
+const schema = (summary: string) => ({ schema: { tags: ['sandbox'], summary } });
 
 export function registerPlatformRoutes(scope: App, ctx: AppContext): void {
   scope.get('/sandbox/wx/cgi-bin/token', schema('access_token, classic (sandbox platform): each fetch retires the previous token 5 minutes later'), (request, reply) =>

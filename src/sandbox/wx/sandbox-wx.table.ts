@@ -62,7 +62,7 @@ export type SandboxMessageKind = 'template' | 'subscribe' | 'custom';
 /** Messages the server sent through the platform's message APIs. */
 export interface SandboxWxMessageRow {
   id: string;
-  seq: Generated<string>;
+  seq: Generated<bigint>;
   tenant_id: string;
   app_id: string;
   kind: SandboxMessageKind;
@@ -86,7 +86,7 @@ export interface SandboxWxSubscribeGrantRow {
 /** The SMS outbox: phone, text and code encrypted; the phone found by its blind index. */
 export interface SandboxWxSmsRow {
   id: string;
-  seq: Generated<string>;
+  seq: Generated<bigint>;
   phone_enc: string;
   phone_bidx: string;
   phone_masked: string;

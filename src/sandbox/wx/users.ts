@@ -44,8 +44,8 @@ function phoneColumns(ctx: AppContext, phone: string) {
 }
 
 export async function createSandboxUser(ctx: AppContext, input: { tenantId: string; phone?: string }): Promise<SandboxUser> {
-  if (!(await getTenant(ctx.db, input.tenantId))) throw new AppError('not_found', `no tenant ${input.tenantId}`);
   const phone = input.phone === undefined ? undefined : phoneOf(input.phone);
+  if (!(await getTenant(ctx.db, input.tenantId))) throw new AppError('not_found', `no tenant ${input.tenantId}`);
   const now = ctx.clock.now();
   const user = { unionid: wechatId(), oa_openid: wechatId(), mini_openid: wechatId() };
   await inTx(ctx.db, (tx) =>

@@ -149,7 +149,9 @@ async function obtain(ctx: AppContext, app: WechatApp, staleGeneration: number |
         claimLease(tx, key, { holder: ctx.instanceId, now, leaseUntil: new Date(now.getTime() + TOKEN_LEASE_MS), generation }),
       );
       if (claimed) return refreshUnderLease(ctx, key, secrets, staleGeneration !== undefined);
-      continue; // someone stored or claimed in between: look again
+      // Someone stored or claimed in between: look again (bounded like any wait).
+      if (performance.now() > waitUntilMs) throw unavailable('timed out waiting for another instance to refresh the access_token');
+      continue;
     }
     if (use === 'usable') return held(ctx, row);
     if (performance.now() > waitUntilMs) throw unavailable('timed out waiting for another instance to refresh the access_token');
