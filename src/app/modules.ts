@@ -3,9 +3,10 @@ import type { Config } from './config.ts';
 import type { ModulePlugin } from './server.ts';
 import { demoRoutes } from '../sandbox/demo/index.ts';
 import { sandboxWxRoutes } from '../sandbox/wx/index.ts';
+import { riskModule } from '../risk/index.ts';
 
 export function modulesFor(config: Config): ModulePlugin[] {
-  const modules: ModulePlugin[] = [];
+  const modules: ModulePlugin[] = [riskModule];
   // The sandbox's routes exist only with the sandbox on; config refuses SANDBOX in production.
   if (config.sandbox) modules.push(demoRoutes, sandboxWxRoutes);
   return modules;

@@ -2,7 +2,7 @@
 import type { AppContext } from '../app/context.ts';
 import { enqueueJob } from '../app/jobs.ts';
 import type { Db } from '../db/tx.ts';
-import { businessDay, DAY_MS, nextQuotaReset } from './policy.ts';
+import { businessDay, DAY_MS, startOfBusinessDay } from './policy.ts';
 import { pruneBatch } from './store.ts';
 
 /** Signals older than this no longer count toward anything (the scoring window is a day). */
@@ -38,8 +38,18 @@ export async function pruneRiskData(db: Db, now: Date): Promise<Record<string, n
   return total;
 }
 
-/** Enqueues the prune for the business day of `at` (once per day: the dedupe key names the day). */
-export async function schedulePrune(db: Db, at: Date): Promise<void> {
+/** The next prune time strictly after `now`: 03:00 Asia/Shanghai today or tomorrow. */
+export function nextPruneAt(now: Date): Date {
+  const today = startOfBusinessDay(now).getTime() + PRUNE_HOUR_OFFSET_MS;
+  return new Date(today > now.getTime() ? today : today + DAY_MS);
+}
+
+/**
+ * Enqueues the next prune (at most one per business day: the dedupe key names the day), so every
+ * instance may call this on start and the job re-enqueues itself after each run.
+ */
+export async function schedulePrune(db: Db, now: Date): Promise<void> {
+  const at = nextPruneAt(now);
   await enqueueJob(db, { topic: RISK_PRUNE_TOPIC, payload: {}, dedupeKey: `${RISK_PRUNE_TOPIC}:${businessDay(at)}`, runAfter: at });
 }
 
@@ -47,6 +57,6 @@ export function registerRiskJobs(ctx: AppContext): void {
   ctx.jobs.register(RISK_PRUNE_TOPIC, async (c, _payload, job) => {
     const removed = await pruneRiskData(c.db, job.now);
     c.log.info({ removed }, 'risk data pruned');
-    await schedulePrune(c.db, new Date(nextQuotaReset(job.now).getTime() + PRUNE_HOUR_OFFSET_MS));
+    await schedulePrune(c.db, job.now);
   });
 }

@@ -68,10 +68,15 @@ function subjectOf(s: RiskSignal): RiskSubject {
   throw new Error('a risk signal names a user or a card');
 }
 
+/** A run of 11+ digits anywhere in a detail is a card, ID or phone number that must not be kept. */
+const HOLDS_CLEAR_NUMBER = /\d{11,}/;
+
+/** The detail as kept: dropped when it is too large or holds what looks like a clear number. */
 function boundedDetail(detail: Record<string, unknown> | undefined): Record<string, unknown> | null {
   if (!detail) return null;
-  const text = JSON.stringify(detail);
-  return text.length <= SIGNAL_DETAIL_MAX_CHARS ? detail : { truncated: true };
+  const text = JSON.stringify(detail, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  if (HOLDS_CLEAR_NUMBER.test(text)) return { dropped: 'looked_sensitive' };
+  return text.length <= SIGNAL_DETAIL_MAX_CHARS ? detail : { dropped: 'too_large' };
 }
 
 /**

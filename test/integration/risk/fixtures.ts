@@ -22,3 +22,10 @@ export async function expectAppError(p: Promise<unknown>, code: string): Promise
   }
   throw new Error(`expected ${code}, but it succeeded`);
 }
+
+/** Migrating a fresh PGlite takes seconds on a busy machine: setup hooks get this much, not the 10 s default. */
+export const SETUP_TIMEOUT_MS = 60_000;
+/** Tests that solve a real proof of work (about 2^18 hashes each) on a busy machine. */
+export const POW_TEST_TIMEOUT_MS = 60_000;
+/** Tests that make dozens of database round trips (PGlite on a busy machine is slow, never wrong). */
+export const DB_TEST_TIMEOUT_MS = 30_000;

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDb, type TestDb } from '../../helpers/db.ts';
 import { startTestApp, type TestApp } from '../../helpers/app.ts';
 import type { AppError } from '../../../src/app/errors.ts';
-import { consumeQuota, type QuotaKind } from '../../../src/risk/index.ts';
-import { makeTenant } from './fixtures.ts';
+import { consumeQuota, type QuotaKind, type QuotaUse } from '../../../src/risk/index.ts';
+import { DB_TEST_TIMEOUT_MS, makeTenant, SETUP_TIMEOUT_MS } from './fixtures.ts';
 
 const pg = Boolean(process.env.TEST_DATABASE_URL);
 const T = 'bank-two';
@@ -15,7 +15,7 @@ let db: TestDb;
 let a: TestApp;
 let b: TestApp;
 
-describe.skipIf(!pg)('quotas across two instances (PostgreSQL)', () => {
+describe.skipIf(!pg)('quotas across two instances (PostgreSQL)', { timeout: DB_TEST_TIMEOUT_MS }, () => {
   beforeAll(async () => {
     db = await openTestDb({ poolMax: 20 });
     a = await startTestApp({ db, modules: [] });
@@ -23,7 +23,7 @@ describe.skipIf(!pg)('quotas across two instances (PostgreSQL)', () => {
     const other = db.openAnother(20);
     b = await startTestApp({ db: { ...db, ...other, close: other.close }, modules: [] });
     await makeTenant(a.ctx, T, 'agricultural');
-  });
+  }, SETUP_TIMEOUT_MS);
   afterAll(async () => {
     await b?.close();
     await a?.close();
@@ -40,7 +40,7 @@ describe.skipIf(!pg)('quotas across two instances (PostgreSQL)', () => {
       const results = await Promise.allSettled(
         Array.from({ length: CONCURRENT }, (_, i) => consumeQuota((i % 2 === 0 ? a : b).ctx.db, { tenantId: T, kind, key, limit, now: NOW })),
       );
-      const ok = results.filter((r): r is PromiseFulfilledResult<{ used: number }> => r.status === 'fulfilled');
+      const ok = results.filter((r): r is PromiseFulfilledResult<QuotaUse> => r.status === 'fulfilled');
       const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
       expect(ok).toHaveLength(limit);
       expect(ok.map((r) => r.value.used).sort((x, y) => x - y)).toEqual(Array.from({ length: limit }, (_, i) => i + 1));

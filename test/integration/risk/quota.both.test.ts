@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../helpers/app.ts';
 import { inTx } from '../../../src/db/tx.ts';
 import { consumeQuota, quotaStatus } from '../../../src/risk/index.ts';
-import { expectAppError, makeTenant } from './fixtures.ts';
+import { expectAppError, makeTenant, SETUP_TIMEOUT_MS, DB_TEST_TIMEOUT_MS } from './fixtures.ts';
 
 let t: TestApp;
 const T = 'bank-q';
@@ -13,12 +13,12 @@ beforeAll(async () => {
   t = await startTestApp({ modules: [] });
   await makeTenant(t.ctx, T, 'daily-10');
   await makeTenant(t.ctx, 'bank-other', 'daily-10');
-});
+}, SETUP_TIMEOUT_MS);
 afterAll(async () => {
   await t?.close();
 });
 
-describe('consumeQuota', () => {
+describe('consumeQuota', { timeout: DB_TEST_TIMEOUT_MS }, () => {
   it('lets exactly `limit` uses through, then refuses with quota_exceeded { limit, resetsAt } and counts nothing', async () => {
     const q = { tenantId: T, kind: 'bound_query' as const, key: 'usr_limit', limit: 3, now: MORNING };
     expect((await consumeQuota(t.ctx.db, q)).used).toBe(1);

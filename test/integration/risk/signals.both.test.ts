@@ -13,7 +13,7 @@ import {
   RISK_PRUNE_TOPIC,
   type RiskSignal,
 } from '../../../src/risk/index.ts';
-import { makeTenant } from './fixtures.ts';
+import { makeTenant, SETUP_TIMEOUT_MS, DB_TEST_TIMEOUT_MS } from './fixtures.ts';
 
 let t: TestApp;
 const AGRI = 'bank-agri'; // freezes above 20 queries a day and on an unusual place, for 24 h
@@ -30,7 +30,7 @@ beforeAll(async () => {
   await makeTenant(t.ctx, AGRI, 'agricultural');
   await makeTenant(t.ctx, PLAIN, 'daily-10');
   await makeTenant(t.ctx, SHORT, 'daily-20', { freeze: { queriesPerDayAbove: 5, durationMinutes: 30 } });
-});
+}, SETUP_TIMEOUT_MS);
 afterAll(async () => {
   await t?.close();
 });
@@ -41,7 +41,7 @@ async function auditRows(tenantId: string, action: string) {
   return t.ctx.db.selectFrom('audit_log').selectAll().where('tenant_id', '=', tenantId).where('action', '=', action).execute();
 }
 
-describe('query frequency', () => {
+describe('query frequency', { timeout: DB_TEST_TIMEOUT_MS }, () => {
   it('freezes the user at the 21st query of the day where the tenant freezes above 20, with one risk event and an audit entry', async () => {
     const userId = 'usr_frequent';
     for (let i = 1; i <= 20; i++) {
@@ -109,7 +109,7 @@ describe('query frequency', () => {
   });
 });
 
-describe('location, device and failed codes', () => {
+describe('location, device and failed codes', { timeout: DB_TEST_TIMEOUT_MS }, () => {
   it('never treats a user’s first location as new, and freezes on a new country where the tenant says so', async () => {
     const userId = 'usr_travel';
     expect((await signal({ tenantId: AGRI, userId, kind: 'query', now: at(1), ip: CN_IP })).action).toBe('none');
@@ -158,7 +158,7 @@ describe('location, device and failed codes', () => {
   });
 });
 
-describe('card subjects, concurrency and the review queue', () => {
+describe('card subjects, concurrency and the review queue', { timeout: DB_TEST_TIMEOUT_MS }, () => {
   it('freezes the card when signals name only a card', async () => {
     const cardId = 'bidx_card_only';
     let r = { score: 0, action: 'none' as string };
@@ -194,17 +194,27 @@ describe('card subjects, concurrency and the review queue', () => {
     expect((await listRiskEvents(t.ctx.db, { tenantId: AGRI, status: 'reviewed' })).map((e) => e.id)).toContain(event!.id);
   });
 
+  it('drops a signal detail that holds a clear number or is too large, and keeps the signal', async () => {
+    await signal({ tenantId: PLAIN, userId: 'usr_detail', kind: 'otp_failed', now: at(1), detail: { phone: '13800138000' } });
+    await signal({ tenantId: PLAIN, userId: 'usr_detail', kind: 'otp_failed', now: at(2), detail: { note: 'x'.repeat(5_000) } });
+    await signal({ tenantId: PLAIN, userId: 'usr_detail', kind: 'otp_failed', now: at(3), detail: { purpose: 'binding' } });
+    const rows = await t.ctx.db.selectFrom('risk_signals').select('detail').where('user_id', '=', 'usr_detail').orderBy('id').execute();
+    const details = rows.map((r) => (typeof r.detail === 'string' ? JSON.parse(r.detail) : r.detail));
+    expect(details).toEqual([{ dropped: 'looked_sensitive' }, { dropped: 'too_large' }, { purpose: 'binding' }]);
+  });
+
   it('refuses a signal that names a clear card number, or nobody', async () => {
     await expect(signal({ tenantId: AGRI, cardId: '6222021234567890123', kind: 'query', now: at(1) })).rejects.toThrow(/card number/);
     await expect(signal({ tenantId: AGRI, kind: 'query', now: at(1) })).rejects.toThrow(/names a user or a card/);
   });
 });
 
-describe('retention', () => {
+describe('retention', { timeout: DB_TEST_TIMEOUT_MS }, () => {
   it('prunes signals, quota counters and challenges past their retention, and schedules itself daily', async () => {
     expect(t.ctx.jobs.topics()).toContain(RISK_PRUNE_TOPIC);
-    const due = await t.ctx.db.selectFrom('outbox').select('dedupe_key').where('topic', '=', RISK_PRUNE_TOPIC).execute();
-    expect(due).toHaveLength(1);
+    // Started at 10:00 Shanghai on the 5th: the first prune is at 03:00 Shanghai on the 6th.
+    const due = await t.ctx.db.selectFrom('outbox').select(['dedupe_key', 'run_after']).where('topic', '=', RISK_PRUNE_TOPIC).execute();
+    expect(due).toEqual([{ dedupe_key: 'risk.prune:2026-01-06', run_after: new Date('2026-01-05T19:00:00Z') }]);
 
     const before = await t.ctx.db.selectFrom('risk_signals').select(t.ctx.db.fn.countAll<bigint>().as('n')).executeTakeFirstOrThrow();
     expect(Number(before.n)).toBeGreaterThan(0);
@@ -217,7 +227,7 @@ describe('retention', () => {
     const ran = await t.ctx.jobs.runDue({ now: at(40 * 24 * 60), topics: [RISK_PRUNE_TOPIC] });
     expect(ran).toBe(1);
     const next = await t.ctx.db.selectFrom('outbox').select(['dedupe_key', 'run_after']).where('topic', '=', RISK_PRUNE_TOPIC).where('done_at', 'is', null).execute();
-    expect(next).toHaveLength(1);
+    expect(next).toEqual([{ dedupe_key: 'risk.prune:2026-02-15', run_after: new Date('2026-02-14T19:00:00Z') }]);
     // Events and freezes stay for the operators' history.
     expect((await listRiskEvents(t.ctx.db, { tenantId: AGRI })).length).toBeGreaterThan(0);
   });
