@@ -46,7 +46,8 @@ export const PayCredentialsSchema = Type.Object(
 
 export const WecomCredentialsSchema = Type.Object(
   {
-    corpId: Type.String({ pattern: '^ww[0-9a-f]{16}$' }),
+    // Corp ids start ww (newer corps) or wx (older ones, and WeCom's official sample).
+    corpId: Type.String({ pattern: '^w[wx][0-9a-f]{16}$' }),
     token: CallbackToken,
     encodingAESKey: EncodingAESKey,
     secret: Type.String({ pattern: '^[A-Za-z0-9_-]{16,64}$' }),

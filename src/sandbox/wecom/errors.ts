@@ -17,6 +17,7 @@ export const WECOM_ERRORS = {
   41049: 'missing welcome code',
   41050: 'invalid welcome code',
   41051: 'externaluser has started chatting',
+  42001: 'access_token expired',
   44004: 'text content is empty',
   45002: 'content size out of limit',
   60111: 'userid not found',

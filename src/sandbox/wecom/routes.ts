@@ -6,7 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AppContext } from '../../app/context.ts';
 import type { ModulePlugin } from '../../app/server.ts';
 import { getTenant, TENANT_ID_PATTERN } from '../../tenants/index.ts';
-import { verifySandboxToken } from '../wx/index.ts';
+import { checkSandboxToken } from '../wx/index.ts';
 import { findSandboxAgent, SANDBOX_WECOM_AGENTS } from './agents.ts';
 import { DELIVER_EVENT_TOPIC, DELIVERY_RETRIES, DELIVERY_RETRY_DELAY_MS, deliverEventJob } from './deliver.ts';
 import { WecomFailure } from './errors.ts';
@@ -46,8 +46,10 @@ async function answerAsWecom(ctx: AppContext, request: FastifyRequest, endpoint:
   try {
     const token = (request.query as Record<string, unknown>).access_token;
     if (typeof token !== 'string' || token.length === 0) throw new WecomFailure(41001);
-    const app = token.length <= 512 ? await verifySandboxToken(ctx, token) : undefined;
-    if (!app || app.kind !== 'wecom') throw new WecomFailure(40014);
+    const app = await checkSandboxToken(ctx, token);
+    if (app.status === 'expired') throw new WecomFailure(42001);
+    // A valid Official Account or mini-program token is no WeCom token.
+    if (app.status !== 'valid' || app.kind !== 'wecom') throw new WecomFailure(40014);
     return { errcode: 0, errmsg: 'ok', ...(await endpoint(ctx, app.tenantId, jsonBody(request.body))) };
   } catch (err) {
     if (err instanceof WecomFailure) return { errcode: err.errcode, errmsg: err.message };

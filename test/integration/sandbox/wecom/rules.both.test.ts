@@ -46,13 +46,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await platform?.close();
 });
-beforeEach(async () => {
-  // Earlier tests' retry jobs (no-ops once delivered) are run out of the way first.
+/** Earlier tests' retry jobs (no-ops once delivered) are run out of the way first. */
+async function drainJobs(): Promise<void> {
   clock.advance(10 * 60_000);
   while ((await platform.sandbox.ctx.jobs.runDue()) > 0);
   failuresLeft = 0;
   handled = 0;
-});
+}
 
 async function newContactWay(): Promise<string> {
   return (await addContactWay(platform.servers[0]!.ctx, tenantId, { agentUserId: agent, state: newContactWayState() })).configId;
@@ -74,6 +74,8 @@ async function delivery(): Promise<{ attempts: number; delivered_at: Date | null
 }
 
 describe('welcome codes', () => {
+  beforeEach(drainJobs);
+
   it(`accept a welcome message ${WELCOME_CODE_TTL_MS / 1000} s after the event, and not one second later`, async () => {
     const server = platform.servers[0]!;
     await scan(platform.sandbox.url, await newContactWay());
@@ -98,6 +100,8 @@ describe('welcome codes', () => {
 });
 
 describe('event delivery', () => {
+  beforeEach(drainJobs);
+
   it('retries a refused event every 5 s until the server takes it, and the handler runs once', async () => {
     failuresLeft = 2;
     const res = await scan(platform.sandbox.url, await newContactWay());
@@ -134,10 +138,8 @@ describe('event delivery', () => {
 });
 
 describe('error answers, as WeCom gives them (HTTP 200, errcode)', () => {
-  let token: string;
   let configId: string;
   beforeAll(async () => {
-    token = await getAccessToken(platform.servers[0]!.ctx, { tenantId, kind: 'wecom' });
     configId = await newContactWay();
   });
 
@@ -166,6 +168,7 @@ describe('error answers, as WeCom gives them (HTTP 200, errcode)', () => {
   ];
 
   it.each(cases)('answers %s on %s with its errcode', async (_what, endpoint, tokenOf, body, errcode) => {
+    const token = await getAccessToken(platform.servers[0]!.ctx, { tenantId, kind: 'wecom' });
     const res = await wecomApi(platform.sandbox.url, endpoint, tokenOf(token), body);
     expect(res.httpStatus).toBe(200);
     expect(res.json.errcode).toBe(errcode);
@@ -187,5 +190,11 @@ describe('error answers, as WeCom gives them (HTTP 200, errcode)', () => {
     expect((await scan(platform.sandbox.url, '0'.repeat(32))).status).toBe(404);
     expect((await scan(platform.sandbox.url, configId, { repeat: 99 })).status).toBe(400);
     expect((await scan(platform.sandbox.url, configId, { unknown: true })).status).toBe(400);
+  });
+
+  it('answers a token past its two hours with 42001 (runs last: it moves the clock)', async () => {
+    const token = await getAccessToken(platform.servers[0]!.ctx, { tenantId, kind: 'wecom' });
+    clock.advance(7_200_000 + 1_000);
+    expect((await wecomApi(platform.sandbox.url, 'get_contact_way', token, { config_id: configId })).json.errcode).toBe(42001);
   });
 });

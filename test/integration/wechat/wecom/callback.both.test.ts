@@ -7,7 +7,7 @@ import { startTestApp, type TestApp } from '../../../helpers/app.ts';
 import { registerSensitive } from '../../../helpers/secrets.ts';
 import { ManualClock } from '../../../../src/shared/clock.ts';
 import { enqueueJob } from '../../../../src/app/jobs.ts';
-import { wecomCallbacks, recentWecomEvents, type AddExternalContactEvent, type WecomEvent } from '../../../../src/wechat/wecom/index.ts';
+import { wecomCallbacks, recentWecomEvents, WECOM_EVENT_RETENTION_MS, type AddExternalContactEvent, type WecomEvent } from '../../../../src/wechat/wecom/index.ts';
 import type { WecomCredentials } from '../../../../src/tenants/index.ts';
 import { addContactXml, OFFICIAL, signedPost, wecomCredentials, wecomEvent, wecomTenant } from './fixtures.ts';
 
@@ -274,5 +274,20 @@ describe('hostile and malformed requests get a clear 4xx and change nothing', ()
     const url = wecomEvent(tenant.tenantId, tenant.wecom, 'x', NOW).url;
     await expect4xx(await post({ url, body: '<root><Encrypt>x</Encrypt></root>' }), 400, 'validation_failed');
     await expect4xx(await post({ url, body: 'hello' }, 'text/plain'), 400, 'validation_failed');
+  });
+});
+
+describe('retention of the event record', () => {
+  it(`forgets events older than ${WECOM_EVENT_RETENTION_MS / 86_400_000} days in a daily job, and keeps newer ones`, async () => {
+    const { tenantId, wecom } = await wecomTenant(t.ctx);
+    const old = NOW - WECOM_EVENT_RETENTION_MS / 1000 - 86_400;
+    clock.set(old * 1000);
+    await post(wecomEvent(tenantId, wecom, addContactXml(wecom.corpId, { externalUserId: 'wmOld', createTime: old }), old));
+    clock.set(NOW * 1000);
+    await post(wecomEvent(tenantId, wecom, addContactXml(wecom.corpId, { externalUserId: 'wmNew', createTime: NOW }), NOW));
+    const prunes = await t.ctx.db.selectFrom('outbox').select('dedupe_key').where('topic', '=', 'wecom.prune_events').execute();
+    expect(prunes.map((p) => p.dedupe_key)).toEqual(expect.arrayContaining([`wecom.prune_events:${new Date(NOW * 1000).toISOString().slice(0, 10)}`]));
+    await t.ctx.jobs.runDue({ topics: ['wecom.prune_events'] });
+    expect((await recentWecomEvents(t.ctx.db, tenantId)).map((e) => e.external_user_id)).toEqual(['wmNew']);
   });
 });
