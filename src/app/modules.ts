@@ -6,10 +6,15 @@ import { sandboxWxRoutes } from '../sandbox/wx/index.ts';
 import { riskModule } from '../risk/index.ts';
 import { wecomCallbacks } from '../wechat/wecom/index.ts';
 import { sandboxWecomRoutes } from '../sandbox/wecom/index.ts';
+import { identityRoutes, withCardholderAuth } from '../identity/index.ts';
+import { consentRoutes, auditJobs } from '../audit/index.ts';
+import { sandboxFaceRoutes } from '../sandbox/face/index.ts';
+import { corePort } from '../core/index.ts';
+import { sandboxCoreRoutes } from '../sandbox/core/index.ts';
 
 export function modulesFor(config: Config): ModulePlugin[] {
-  const modules: ModulePlugin[] = [riskModule, wecomCallbacks()];
+  const modules: ModulePlugin[] = [corePort(), auditJobs, riskModule, identityRoutes(), withCardholderAuth(consentRoutes), wecomCallbacks()];
   // The sandbox's routes exist only with the sandbox on; config refuses SANDBOX in production.
-  if (config.sandbox) modules.push(demoRoutes, sandboxWxRoutes, sandboxWecomRoutes);
+  if (config.sandbox) modules.push(demoRoutes, sandboxWxRoutes, sandboxWecomRoutes, sandboxFaceRoutes, sandboxCoreRoutes);
   return modules;
 }

@@ -3,7 +3,7 @@ import type { AppContext } from '../app/context.ts';
 import { enqueueJob, type JobContext, type JobOptions } from '../app/jobs.ts';
 import { keepBalance, keyString, readKept } from './cache.ts';
 import { t1Point } from './business-day.ts';
-import { dirtyCards, finishCatchUp, mirrorTransactions, syncState, type SyncState } from './mirror.ts';
+import { dirtyCards, finishCatchUp, markFollowedDirty, mirrorTransactions, syncState, type SyncState } from './mirror.ts';
 import { CoreError, isCoreDown, MAX_TRANSACTIONS_PAGE, type CardKey, type CoreBanking } from './port.ts';
 import { runtimeOf } from './runtime.ts';
 
@@ -26,6 +26,14 @@ export const CATCH_UP_AFTER_FAILURE_DELAY_MS = 5_000;
 /** Catch-up jobs enqueued within one such window (by any instance, for one reason) are one job. */
 export const CATCH_UP_DEDUPE_WINDOW_MS = 60_000;
 
+/**
+ * When the core comes back, the cards whose balance was kept this long before it went away are
+ * caught up too, read during the outage or not: postings booked meanwhile are mirrored for them.
+ */
+export const CATCH_UP_FOLLOWED_WINDOW_MS = 24 * 3_600_000;
+/** At most this many such cards per recovery (the most recently read first); the rest refresh when next read. */
+export const CATCH_UP_FOLLOWED_MAX_CARDS = 10_000;
+
 /** While the core stays down, the job retries every minute at most, for about half an hour. */
 export const CATCH_UP_JOB_OPTIONS: JobOptions = {
   maxAttempts: 30,
@@ -41,6 +49,20 @@ export async function enqueueCatchUp(ctx: AppContext, reason: 'recovered' | 'dir
     dedupeKey: `${CATCH_UP_TOPIC}:${reason}:${bucket}${suffix}`,
     runAfter: reason === 'dirty' ? new Date(now.getTime() + CATCH_UP_AFTER_FAILURE_DELAY_MS) : now,
   });
+}
+
+/**
+ * On recovery: marks the cards in use when the outage began (kept within CATCH_UP_FOLLOWED_WINDOW_MS
+ * before `outageStartedAt`) and schedules catch-up.
+ */
+export async function scheduleRecoveryCatchUp(ctx: AppContext, outageStartedAt: Date, now: Date): Promise<void> {
+  await markFollowedDirty(ctx.db, {
+    followedSince: new Date(outageStartedAt.getTime() - CATCH_UP_FOLLOWED_WINDOW_MS),
+    dirtySince: outageStartedAt,
+    now,
+    limit: CATCH_UP_FOLLOWED_MAX_CARDS,
+  });
+  await enqueueCatchUp(ctx, 'recovered', now);
 }
 
 export interface CatchUpReport {

@@ -38,3 +38,4 @@ export {
   type DemoCardState,
 } from './card-state.ts';
 export { assertPaymentPassword, isWeakPaymentPassword, PAYMENT_PASSWORD_DIGITS } from './password.ts';
+export * from './port-exports.ts';

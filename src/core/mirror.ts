@@ -176,6 +176,27 @@ export async function noteMirrored(db: Db, tenantId: string, cardId: string, now
     .execute();
 }
 
+/**
+ * Marks as having missed the core every card whose balance wecard kept since `followedSince` (the
+ * cards in use when the core went away), at most `limit` of them, most recently read first. A card
+ * already marked keeps its earlier mark. Returns how many rows were written.
+ */
+export async function markFollowedDirty(db: Db, q: { followedSince: Date; dirtySince: Date; now: Date; limit: number }): Promise<number> {
+  const r = await sql`
+    insert into core_sync_cursors (tenant_id, card_id, dirty_since, updated_at)
+    select f.tenant_id, f.card_id, ${q.dirtySince}, ${q.now}
+    from (
+      select tenant_id, card_id from core_balance_cache
+      where fetched_at >= ${q.followedSince}
+      group by tenant_id, card_id
+      order by max(fetched_at) desc
+      limit ${q.limit}
+    ) f
+    on conflict (tenant_id, card_id) do update
+      set dirty_since = coalesce(core_sync_cursors.dirty_since, excluded.dirty_since), updated_at = excluded.updated_at`.execute(db);
+  return Number(r.numAffectedRows ?? 0n);
+}
+
 /** Cards that missed the core, the longest-waiting first. */
 export async function dirtyCards(db: Db, limit: number): Promise<SyncState[]> {
   const rows = await db

@@ -26,3 +26,18 @@ export { catchUpBacklog } from './mirror.ts';
 export { BuiltinCore, createBuiltinCore } from './builtin-adapter.ts';
 export { HttpCore } from './http-adapter.ts';
 export { CircuitBreaker, type BreakerSnapshot, type BreakerState } from './breaker.ts';
+export { BoundedMemo } from './runtime.ts';
+// The wire contract (CONTRACT.md), for whoever serves it (the sandbox's simulated core).
+export {
+  MAX_CORE_CURSOR_CHARS,
+  MAX_CORE_ID_CHARS,
+  WireBalance,
+  WireCard,
+  WireElementCheck,
+  WireElementCheckRequest,
+  WireTransactionPage,
+  balanceToWire,
+  cardToWire,
+  transactionToWire,
+  type CoreErrorCode,
+} from './contract.ts';

@@ -3,7 +3,8 @@ import type { AppContext } from '../app/context.ts';
 import { AppError } from '../app/errors.ts';
 import { BalanceMemory, SingleFlight } from './cache.ts';
 import type { CoreMetrics } from './metrics.ts';
-import type { CoreBalance, CoreBanking } from './port.ts';
+import type { KeptBalance } from './freshness.ts';
+import type { CoreBanking } from './port.ts';
 
 /** Entries of each per-card memo below (they only save writes; forgetting one costs a write). */
 export const MEMO_MAX_ENTRIES = 10_000;
@@ -20,6 +21,9 @@ export class BoundedMemo<V> {
     this.m.set(k, v);
     while (this.m.size > this.max) this.m.delete(this.m.keys().next().value as string);
   }
+  delete(k: string): void {
+    this.m.delete(k);
+  }
   clear(): void {
     this.m.clear();
   }
@@ -27,7 +31,7 @@ export class BoundedMemo<V> {
 
 export interface CoreRuntime {
   memory: BalanceMemory;
-  flights: SingleFlight<CoreBalance>;
+  flights: SingleFlight<KeptBalance>;
   /** Real-time last-known values: what was last written to the table, per card. */
   written: BoundedMemo<{ availableFen: bigint; ledgerFen: bigint; currency: string; fetchedAtMs: number }>;
   /** When this instance last marked a card as having missed the core. */
@@ -47,7 +51,7 @@ export function runtimeOf(core: CoreBanking): CoreRuntime {
   if (!rt) {
     rt = {
       memory: new BalanceMemory(),
-      flights: new SingleFlight<CoreBalance>(),
+      flights: new SingleFlight<KeptBalance>(),
       written: new BoundedMemo(),
       dirtyMarkedAt: new BoundedMemo(),
       mirroredNotedAt: new BoundedMemo(),

@@ -83,7 +83,7 @@ export async function noteMissed(ctx: AppContext, core: CoreBanking, tenantId: s
     await enqueueCatchUp(ctx, 'dirty', now);
   } catch (err) {
     // The answer the user gets does not depend on this bookkeeping; the next miss marks again.
-    rt.dirtyMarkedAt.set(k, 0);
+    rt.dirtyMarkedAt.delete(k);
     ctx.log.warn({ err, tenantId, cardId }, 'could not record a missed core read');
   }
 }
@@ -100,7 +100,7 @@ async function remember(ctx: AppContext, rt: CoreRuntime, key: KeptKey, ks: stri
   try {
     await keepBalance(ctx.db, key, v, 'read');
   } catch (err) {
-    rt.written.set(ks, { availableFen: -1n, ledgerFen: -1n, currency: '', fetchedAtMs: 0 });
+    rt.written.delete(ks);
     ctx.log.warn({ err, tenantId: key.tenantId, cardId: key.cardId }, 'could not keep a balance read from the core');
   }
 }
@@ -126,33 +126,33 @@ export async function readBalance(ctx: AppContext, input: ReadBalanceInput, core
   const keeps = core.remote || plan.mode !== 'realtime';
 
   if (plan.mode !== 'realtime') {
-    const remembered = rt.memory.get(ks);
-    if (servable(remembered, plan, now, t1?.asOf)) {
-      rt.metrics?.answer('balance', 'cache');
-      return answer(remembered, plan, false);
+    let v = rt.memory.get(ks);
+    if (!servable(v, plan, now, t1?.asOf)) {
+      const row = await readKept(ctx.db, key);
+      if (row) rt.memory.set(ks, row);
+      // Memory keeps the newer: a fetch by a reader of the same burst may have landed meanwhile.
+      v = rt.memory.get(ks);
     }
-    const row = await readKept(ctx.db, key);
-    if (row) {
-      rt.memory.set(ks, row);
-      if (servable(row, plan, now, t1?.asOf)) {
-        rt.metrics?.answer('balance', 'cache');
-        return answer(row, plan, false);
-      }
+    if (servable(v, plan, now, t1?.asOf)) {
+      rt.metrics?.answer('balance', 'cache');
+      return answer(v, plan, false);
     }
   }
 
   let fresh: KeptBalance;
   try {
-    const flightKey = t1 ? `${ks}@${t1.asOf.getTime()}` : ks;
-    const b = await rt.flights.run(flightKey, () => core.balance(card, t1 ? { asOf: t1.asOf } : {}));
-    fresh = { ...b, fetchedAt: now };
+    // One core call per card per instance at a time; its value is kept once, before any waiter resumes.
+    fresh = await rt.flights.run(t1 ? `${ks}@${t1.asOf.getTime()}` : ks, async () => {
+      const v: KeptBalance = { ...(await core.balance(card, t1 ? { asOf: t1.asOf } : {})), fetchedAt: now };
+      if (keeps) {
+        rt.memory.set(ks, v);
+        await remember(ctx, rt, key, ks, v, plan);
+      }
+      return v;
+    });
   } catch (err) {
     if (!isCoreDown(err)) throw coreErrorToApp(err);
     return fallback(ctx, core, rt, { key, ks, plan, now, t1, reason: err.reason });
-  }
-  if (keeps) {
-    rt.memory.set(ks, fresh);
-    await remember(ctx, rt, key, ks, fresh, plan);
   }
   rt.metrics?.answer('balance', 'core');
   return answer(fresh, plan, false);

@@ -1,11 +1,12 @@
-// Chooses and wires the context's core banking (external over HTTP when configured, else the built-in ledger) and its catch-up job.
+// Chooses and wires the context's core banking (external over HTTP when configured, else the built-in ledger) and its jobs.
 import type { AppContext } from '../app/context.ts';
 import type { ModulePlugin } from '../app/server.ts';
 import type { BackoffOptions } from './backoff.ts';
 import type { BreakerOptions } from './breaker.ts';
 import { createBuiltinCore } from './builtin-adapter.ts';
-import { CATCH_UP_JOB_OPTIONS, CATCH_UP_TOPIC, enqueueCatchUp, runCatchUpJob } from './catch-up.ts';
+import { CATCH_UP_JOB_OPTIONS, CATCH_UP_TOPIC, runCatchUpJob, scheduleRecoveryCatchUp } from './catch-up.ts';
 import { HttpCore } from './http-adapter.ts';
+import { MIRROR_PRUNE_TOPIC, runMirrorPruneJob, scheduleMirrorPrune } from './mirror-prune.ts';
 import { coreMetrics } from './metrics.ts';
 import type { CoreBanking } from './port.ts';
 import { attachCore, coreOf, runtimeOf, type CoreContext } from './runtime.ts';
@@ -51,14 +52,18 @@ export function createCoreBanking(ctx: AppContext, opts: CoreBankingOptions = {}
   const rt = runtimeOf(core);
   rt.metrics = metrics;
   metrics.watch(core.breaker);
+  // When this outage began (the first opening; failed probes re-open it without starting a new one).
+  let outageStartedAt: Date | undefined;
   core.breaker.onChange((from, to, at) => {
     metrics.transition(to);
+    if (to === 'open' && from === 'closed') outageStartedAt = at;
     if (to === 'open') log.warn({ from, failures: core.breaker.options.failureThreshold, probeInMs: core.breaker.options.openMs }, 'core unreachable: circuit opened, answering from kept values');
     else log.info({ from, to }, 'core circuit state changed');
     if (from === 'half_open' && to === 'closed') {
       // Cards marked during the outage must be marked again if the core fails once more.
       rt.dirtyMarkedAt.clear();
-      enqueueCatchUp(ctx, 'recovered', at).catch((err) => log.error({ err }, 'could not schedule catch-up after the core recovered'));
+      scheduleRecoveryCatchUp(ctx, outageStartedAt ?? at, at).catch((err) => log.error({ err }, 'could not schedule catch-up after the core recovered'));
+      outageStartedAt = undefined;
     }
   });
   return core;
@@ -66,14 +71,17 @@ export function createCoreBanking(ctx: AppContext, opts: CoreBankingOptions = {}
 
 /**
  * The core port's module: makes the core the context's (until AppContext carries `core`) and
- * registers the `core.catch-up` job. Pass a core, a factory, or nothing (ctx.core, else
- * `createCoreBanking(ctx)`).
+ * registers its jobs (`core.catch-up`; `core.mirror-prune`, scheduled daily for an external core).
+ * Pass a core, a factory, or nothing (ctx.core, else `createCoreBanking(ctx)`).
  */
 export function corePort(opts: { core?: CoreBanking | ((ctx: AppContext) => CoreBanking) } = {}): ModulePlugin {
-  return (_app, ctx) => {
+  return async (_app, ctx) => {
     const given = typeof opts.core === 'function' ? opts.core(ctx) : opts.core;
     const core = given ?? (ctx as CoreContext).core ?? createCoreBanking(ctx);
     attachCore(ctx, core);
     ctx.jobs.register(CATCH_UP_TOPIC, (c, _payload, job) => runCatchUpJob(c, coreOf(c), job), CATCH_UP_JOB_OPTIONS);
+    ctx.jobs.register(MIRROR_PRUNE_TOPIC, (c, _payload, job) => runMirrorPruneJob(c, job.now, job.id));
+    // Only an external core's transactions are mirrored; the built-in core has nothing to prune.
+    if (core.remote) await scheduleMirrorPrune(ctx, ctx.clock.now());
   };
 }

@@ -11,7 +11,7 @@ import {
   verifyCardElements,
   verifyPaymentPassword,
   type CoreCard,
-} from '../core/index.ts';
+} from './core-link.ts';
 import { ID_TYPES, type IdType } from '../shared/id-document.ts';
 import { newId } from '../shared/ids.ts';
 import { CardNumber, IdNumber, Phone, PersonName } from '../shared/sensitive.ts';

@@ -3,7 +3,7 @@ import type { AppContext } from '../app/context.ts';
 import { enqueueJob } from '../app/jobs.ts';
 import type { Db, Tx } from '../db/tx.ts';
 import { inTx } from '../db/tx.ts';
-import { getCard } from '../core/index.ts';
+import { getCard } from './core-link.ts';
 import { getTenant } from '../tenants/index.ts';
 import { revokeCancelledCard } from './lifecycle.ts';
 import { cancellationAccessDeadline, nextDailyRunAt, shanghaiDay } from './working-days.ts';

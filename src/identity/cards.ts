@@ -4,7 +4,7 @@ import type { AppContext } from '../app/context.ts';
 import type { CardholderPrincipal } from '../app/auth.ts';
 import { AppError } from '../app/errors.ts';
 import { inTx, type Db, type Tx } from '../db/tx.ts';
-import { getCard, setCardStatus, type CoreCard } from '../core/index.ts';
+import { getCard, setCardStatus, type CoreCard } from './core-link.ts';
 import { newId } from '../shared/ids.ts';
 import { requireTenant } from '../tenants/index.ts';
 import { audit, type RequestMeta } from './events.ts';

@@ -80,7 +80,7 @@ export async function confirmDeviceActivation(
     // The phone changed between code and answer: the code went to the old phone and proves nothing now.
     if (locked.phoneVersion !== user.phoneVersion) throw new AppError('otp_invalid', 'the phone on file changed; request a new code', { attemptsLeft: 0 });
     await activateDevice(tx, user.id, deviceId, locked.phoneVersion, now);
-    await audit(tx, { tenantId: principal.tenantId, userId: user.id, action: 'device.activated', outcome: 'ok', subject: { kind: 'device', id: deviceId }, at: now }, meta);
+    await audit(tx, { tenantId: principal.tenantId, userId: user.id, action: 'device.activated', outcome: 'ok', subject: { kind: 'device', id: `dev:${deviceId}` }, at: now }, meta);
   });
   return { activated: true };
 }

@@ -3,7 +3,7 @@ import type { AppContext } from '../app/context.ts';
 import type { CardholderPrincipal } from '../app/auth.ts';
 import { AppError } from '../app/errors.ts';
 import { inTx, type Tx } from '../db/tx.ts';
-import { getCard, recordCardActivity, setCardStatus, type CardStatus, type CoreCard } from '../core/index.ts';
+import { getCard, recordCardActivity, setCardStatus, type CardStatus, type CoreCard } from './core-link.ts';
 import { getTenant, isDormantAt, requireTenant } from '../tenants/index.ts';
 import { activeFreeze } from '../risk/index.ts';
 import { audit, type RequestMeta } from './events.ts';
@@ -55,7 +55,7 @@ export async function reactivateIfQualifying(
   if (!dormant) return false;
   if (core.status === 'dormant') await setCardStatus(tx, core.id, 'active', transfer.at);
   await recordCardActivity(tx, core.id, transfer.at, transfer.at);
-  await audit(tx, { tenantId: card.tenantId, action: 'card.reactivated', outcome: 'ok', subject: { kind: 'core_card', id: core.id }, detail: { route: 'transfer', amountFen: transfer.amountFen.toString() }, at: transfer.at });
+  await audit(tx, { tenantId: card.tenantId, action: 'card.reactivated', outcome: 'ok', subject: { kind: 'core_card', id: core.id }, detail: { route: 'transfer', amountFen: transfer.amountFen }, at: transfer.at });
   return true;
 }
 

@@ -6,10 +6,11 @@ import { inTx, type Tx } from '../db/tx.ts';
 import { newId } from '../shared/ids.ts';
 import { Phone } from '../shared/sensitive.ts';
 import { getTenant, type Policy } from '../tenants/index.ts';
-import { revealReservedPhone } from '../core/index.ts';
+import { revealReservedPhone } from './core-link.ts';
 import { code2Session, exchangeOAuthCode, WechatApiError } from '../wechat/api/index.ts';
 import { checkRateLimit } from '../risk/index.ts';
 import { audit, riskSignal, type RequestMeta } from './events.ts';
+import { oaUnionidOf } from './link.ts';
 import {
   MAX_SESSIONS_PER_USER,
   SESSION_ABSOLUTE_TTL_MS,
@@ -32,8 +33,8 @@ import {
 /** Session tokens: 32 random bytes, base64url (43 characters). */
 export const SESSION_TOKEN_BYTES = 32;
 export const SESSION_TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
-/** Sign-ins per client address per minute (codes are single use, so this only slows scripted abuse). */
-export const SIGN_INS_PER_IP_PER_MINUTE = 60;
+/** Sign-ins per client address per minute: codes are single use, so this only slows scripted abuse; generous for carrier-grade NAT. */
+export const SIGN_INS_PER_IP_PER_MINUTE = 120;
 
 export function hashSessionToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
@@ -74,7 +75,8 @@ async function identityFromCode(ctx: AppContext, s: NewSession): Promise<{ appKi
   try {
     if (s.kind === 'oauth') {
       const r = await exchangeOAuthCode(ctx, s.tenantId, s.code);
-      return { appKind: 'oa', openid: r.openid, unionid: r.unionid || undefined };
+      // snsapi_base gives no unionid: the OA's user/info does for followers (else linked by openid).
+      return { appKind: 'oa', openid: r.openid, unionid: r.unionid || (await oaUnionidOf(ctx, s.tenantId, r.openid)) };
     }
     const r = await code2Session(ctx, s.tenantId, s.code);
     // session_key is not kept: nothing here decrypts mini-program data with it.

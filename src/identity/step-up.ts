@@ -4,7 +4,7 @@ import type { AppContext } from '../app/context.ts';
 import type { CardholderPrincipal } from '../app/auth.ts';
 import { AppError } from '../app/errors.ts';
 import { inTx } from '../db/tx.ts';
-import { getCard, verifyPaymentPasswordLast4 } from '../core/index.ts';
+import { getCard, verifyPaymentPasswordLast4 } from './core-link.ts';
 import { newId } from '../shared/ids.ts';
 import { Phone } from '../shared/sensitive.ts';
 import { needsStepUp, requireTenant } from '../tenants/index.ts';

@@ -40,8 +40,10 @@ export async function startServer(opts: {
   clock?: Clock;
   /** Poll for background jobs every this many ms (off by default: tests call ctx.jobs.runDue). */
   jobsPollMs?: number;
+  /** Listen here (default: a free port). */
+  port?: number;
 }): Promise<RunningServer> {
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   const config = testConfig({ PORT: String(port), PUBLIC_URL: url, ...opts.config });
   const { log, lines } = captureLogs();
@@ -68,7 +70,8 @@ export async function startPlatform(opts: {
   sandboxModules: ModulePlugin[];
   serverModules: ModulePlugin[];
   instances?: number;
-  config?: Record<string, string>;
+  /** Extra configuration for every server; a function gets the sandbox's URL (e.g. for CORE_BANKING_URL). */
+  config?: Record<string, string> | ((sandboxUrl: string) => Record<string, string>);
   clock?: Clock;
   db?: TestDb;
   /** Poll for background jobs every this many ms on the sandbox and every instance (default off: tests call ctx.jobs.runDue). */
@@ -77,12 +80,15 @@ export async function startPlatform(opts: {
   const db = opts.db ?? (await openTestDb());
   const instances = opts.instances ?? 1;
   const serverPorts = await Promise.all(Array.from({ length: instances }, () => freePort()));
+  const sandboxPort = await freePort();
+  const extra = typeof opts.config === 'function' ? opts.config(`http://127.0.0.1:${sandboxPort}`) : opts.config;
   const sandbox = await startServer({
     modules: opts.sandboxModules,
     dbHandle: db,
     clock: opts.clock,
-    config: { SANDBOX: 'true', SANDBOX_SERVER_URL: `http://127.0.0.1:${serverPorts[0]}`, ...opts.config },
+    config: { SANDBOX: 'true', SANDBOX_SERVER_URL: `http://127.0.0.1:${serverPorts[0]}`, ...extra },
     jobsPollMs: opts.jobsPollMs,
+    port: sandboxPort,
   });
   const servers: RunningServer[] = [];
   for (let i = 0; i < instances; i++) {
@@ -96,7 +102,7 @@ export async function startPlatform(opts: {
       WECHAT_PAY_BASE: `${sandbox.url}/sandbox/pay`,
       WECOM_API_BASE: `${sandbox.url}/sandbox/wecom`,
       WECHAT_OPEN_BASE: `${sandbox.url}/sandbox/open`,
-      ...opts.config,
+      ...extra,
     });
     const running = await createContext(config, { log, clock: opts.clock ?? systemClock, dbHandle, migrate: false });
     const app = await buildServer(running.ctx, { modules: opts.serverModules });

@@ -4,10 +4,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { ModulePlugin } from '../../app/server.ts';
 import type { AppContext } from '../../app/context.ts';
-import { createBuiltinCore } from '../../core/builtin-adapter.ts';
 import {
+  BoundedMemo,
+  CoreError,
   MAX_CORE_CURSOR_CHARS,
   MAX_CORE_ID_CHARS,
+  MAX_TRANSACTIONS_PAGE,
   WireBalance,
   WireCard,
   WireElementCheck,
@@ -15,12 +17,10 @@ import {
   WireTransactionPage,
   balanceToWire,
   cardToWire,
+  createBuiltinCore,
   transactionToWire,
   type CoreErrorCode,
-  type WireElementCheck as WireElementCheckT,
-} from '../../core/contract.ts';
-import { CoreError, MAX_TRANSACTIONS_PAGE } from '../../core/port.ts';
-import { BoundedMemo } from '../../core/runtime.ts';
+} from '../../core/port-exports.ts';
 import { CORE_FAULT_MODES, CoreFaultSwitch, MAX_FAULT_DELAY_MS, MAX_FLAKY_EVERY } from './faults.ts';
 
 export const SANDBOX_CORE_PREFIX = '/sandbox/core';
@@ -54,7 +54,7 @@ function sleepUnlessClosed(ms: number, req: FastifyRequest): Promise<void> {
 
 function contractRoutes(ctx: AppContext, faults: CoreFaultSwitch) {
   const core = createBuiltinCore(ctx);
-  const replays = new BoundedMemo<{ bodyHash: string; answer: WireElementCheckT }>(IDEMPOTENCY_MEMO_ENTRIES);
+  const replays = new BoundedMemo<{ bodyHash: string; answer: WireElementCheck }>(IDEMPOTENCY_MEMO_ENTRIES);
 
   return async (sub: FastifyInstance) => {
     sub.addHook('onRequest', async (req, reply) => {
@@ -169,7 +169,7 @@ function contractRoutes(ctx: AppContext, faults: CoreFaultSwitch) {
           return seen.answer;
         }
         const r = await core.verifyElements(tenantId, body);
-        const answer: WireElementCheckT = r.match ? { match: true, card: cardToWire(r.card) } : { match: false };
+        const answer: WireElementCheck = r.match ? { match: true, card: cardToWire(r.card) } : { match: false };
         replays.set(key, { bodyHash, answer });
         return answer;
       },

@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import type { ModulePlugin } from '../../app/server.ts';
 import { AppError } from '../../app/errors.ts';
 import { issueFaceToken } from './store.ts';
+import { getUser } from '../../identity/index.ts';
 
 /** `POST /sandbox/api/face/{userId}`: the simulated phone "looks at the camera" and gets a face token for the step-up answer. */
 export const sandboxFaceRoutes: ModulePlugin = (app, ctx) => {
@@ -19,9 +20,9 @@ export const sandboxFaceRoutes: ModulePlugin = (app, ctx) => {
     },
     async (req) => {
       const { userId } = req.params as { userId: string };
-      const user = await ctx.db.selectFrom('identity_users').select(['id', 'tenant_id']).where('id', '=', userId).executeTakeFirst();
+      const user = await getUser(ctx.db, userId);
       if (!user) throw new AppError('not_found', 'no such cardholder');
-      const t = await issueFaceToken(ctx.db, { tenantId: user.tenant_id, userId, now: ctx.clock.now() });
+      const t = await issueFaceToken(ctx.db, { tenantId: user.tenantId, userId, now: ctx.clock.now() });
       return { faceToken: t.faceToken, expiresAt: t.expiresAt.toISOString() };
     },
   );

@@ -5,6 +5,7 @@ import { registerSensitive } from '../../helpers/secrets.ts';
 import { inTx } from '../../../src/db/tx.ts';
 import { createCustomer, findCardByNumber, getCard, openCard, setCardStatus, verifyPaymentPassword } from '../../../src/core/index.ts';
 import { OTP_TTL_MS, PHONE_OTP_FAILURE_LIMIT } from '../../../src/identity/policy.ts';
+import { setIdentityPorts } from '../../../src/identity/ports.ts';
 
 let w: World;
 
@@ -161,6 +162,28 @@ describe('POST /api/v1/bindings', () => {
     const c = await w.call('POST', '/api/v1/bindings', { session: s, body: elements(h, 1), headers: { 'idempotency-key': key } });
     expect(c.status).toBe(409);
     expect(c.body.code).toBe('idempotency_conflict');
+  });
+});
+
+describe('SMS delivery', () => {
+  it('answers service_paused when the gateway refuses, and the unsent code neither counts for the throttle nor opens the binding', async () => {
+    const ctx = w.server.ctx;
+    const s = await w.signIn('daily20-bank');
+    const h = w.holder('daily20-bank', (x) => x.name === '冯雅婷');
+    setIdentityPorts(ctx, { sms: { send: async () => { throw new Error('gateway down'); } } });
+    try {
+      w.clock.advance(61_000);
+      const r = await w.call('POST', '/api/v1/bindings', { session: s, body: elements(h) });
+      expect(r.status).toBe(503);
+      expect(r.body.code).toBe('service_paused');
+    } finally {
+      setIdentityPorts(ctx, {});
+    }
+    const cancelled = await ctx.db.selectFrom('identity_otp_challenges').select(['cancelled_at']).where('purpose', '=', 'binding').orderBy('created_at', 'desc').limit(1).executeTakeFirstOrThrow();
+    expect(cancelled.cancelled_at).not.toBeNull();
+    // At once, not 60 s later: the failed send did not count.
+    const again = await w.call('POST', '/api/v1/bindings', { session: s, body: elements(h) });
+    expect(again.status).toBe(201);
   });
 });
 

@@ -5,7 +5,7 @@ import { balanceProbe } from './probe.ts';
 import { inTx } from '../../../src/db/tx.ts';
 import { findCardByNumber, getCard, setCardStatus } from '../../../src/core/index.ts';
 import { recordRiskSignal } from '../../../src/risk/index.ts';
-import { CANCEL_SWEEP_TOPIC, onCardStatusChanged, reactivateIfQualifying, sweepCancelledCards } from '../../../src/identity/index.ts';
+import { CANCEL_SWEEP_TOPIC, IDENTITY_PRUNE_TOPIC, IDENTITY_RETENTION_MS, onCardStatusChanged, reactivateIfQualifying, sweepCancelledCards } from '../../../src/identity/index.ts';
 
 let w: World;
 const DAY = 86_400_000;
@@ -188,5 +188,23 @@ describe('dormant accounts', () => {
     expect(done.status).toBe(200);
     expect(done.body).toEqual({ cardId: card.cardId, status: 'active' });
     expect((await balance(s, card.cardId)).status).toBe(200);
+  });
+});
+
+describe('retention', () => {
+  it('prunes ended sessions, old challenges, bindings and step-ups after 30 days, keeping bound cards', async () => {
+    const db = w.server.ctx.db;
+    const countOf = async (t: 'identity_sessions' | 'identity_otp_challenges' | 'identity_bindings' | 'identity_step_ups' | 'identity_cards') =>
+      Number((await db.selectFrom(t).select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n);
+    const before = { sessions: await countOf('identity_sessions'), challenges: await countOf('identity_otp_challenges'), cards: await countOf('identity_cards') };
+    expect(before.sessions).toBeGreaterThan(0);
+    expect(before.challenges).toBeGreaterThan(0);
+    const ran = await w.server.ctx.jobs.runDue({ now: new Date(w.clock.now().getTime() + IDENTITY_RETENTION_MS + 2 * DAY), topics: [IDENTITY_PRUNE_TOPIC] });
+    expect(ran).toBe(1);
+    expect(await countOf('identity_sessions')).toBe(0);
+    expect(await countOf('identity_otp_challenges')).toBe(0);
+    expect(await countOf('identity_bindings')).toBe(0);
+    expect(await countOf('identity_step_ups')).toBe(0);
+    expect(await countOf('identity_cards')).toBe(before.cards);
   });
 });

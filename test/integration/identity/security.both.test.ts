@@ -106,6 +106,59 @@ describe('brute force', () => {
   });
 });
 
+describe('audit and risk', () => {
+  it('records an audit entry for each session, binding, device activation, failed code, step-up outcome, unbinding and loss report', async () => {
+    const h = w.holder('abc-demo', (x) => x.name === '王建国');
+    const first = await w.signIn('abc-demo');
+    w.clock.advance(61_000);
+    const start = await w.call('POST', '/api/v1/bindings', { session: first, body: { cardNumber: h.cards[0]!.number, holderName: h.name, idType: h.idType, idNumber: h.idNumber, phone: h.phone } });
+    const code = await w.lastCode(h.phone);
+    await w.call('POST', `/api/v1/bindings/${start.body.bindingId}/confirm`, { session: first, body: { otp: code === '000000' ? '000001' : '000000', paymentPassword: h.paymentPassword } });
+    const card = (await w.call('POST', `/api/v1/bindings/${start.body.bindingId}/confirm`, { session: first, body: { otp: code, paymentPassword: h.paymentPassword } })).body;
+    const second = await w.signIn('abc-demo', { openid: first.openid, unionid: first.unionid });
+    w.clock.advance(61_000);
+    await w.call('POST', `/api/v1/devices/${second.deviceId}/activation`, { session: second, body: {} });
+    await w.call('POST', `/api/v1/devices/${second.deviceId}/activation`, { session: second, body: { otp: await w.lastCode(h.phone) } });
+    const ch = (await w.call('GET', `/test/cards/${card.cardId}/balance`, { session: second })).body.challengeId;
+    await w.call('POST', `/api/v1/step-ups/${ch}`, { session: second, body: { answer: h.paymentPassword.slice(-4) === '0000' ? '1111' : '0000' } });
+    await w.call('POST', `/api/v1/step-ups/${ch}`, { session: second, body: { answer: h.paymentPassword.slice(-4) } });
+    await w.call('POST', `/api/v1/cards/${card.cardId}/loss-report`, { session: second });
+    await w.call('DELETE', `/api/v1/cards/${card.cardId}`, { session: second });
+
+    const rows = await w.server.ctx.db.selectFrom('audit_log').select(['action', 'outcome', 'subject_kind', 'detail']).where('actor_id', '=', first.userId).orderBy('seq').execute();
+    expect(rows.map((r) => `${r.action}:${r.outcome}`)).toEqual([
+      'session.created:ok',
+      'card.bind_requested:ok',
+      'otp.failed:refused',
+      'card.bind:ok',
+      'session.created:ok',
+      'device.activated:ok',
+      'step_up.failed:refused',
+      'step_up.passed:ok',
+      'card.loss_report:ok',
+      'card.unbind:ok',
+    ]);
+    const text = JSON.stringify(rows);
+    for (const v of [h.phone, h.idNumber, h.name, h.cards[0]!.number, code]) expect(text).not.toContain(v);
+  });
+
+  it('turns failed codes and new devices into risk signals, which freeze the user at the threshold', async () => {
+    const h = w.holder('daily10-bank', (x) => x.name === '周文斌');
+    const first = await w.signIn('daily10-bank');
+    const card = await w.bind(first, h);
+    // Two more devices (new-device signals), then wrong activation codes (failed-OTP signals).
+    await w.signIn('daily10-bank', { openid: first.openid, unionid: first.unionid });
+    const third = await w.signIn('daily10-bank', { openid: first.openid, unionid: first.unionid });
+    w.clock.advance(61_000);
+    await w.call('POST', `/api/v1/devices/${third.deviceId}/activation`, { session: third, body: {} });
+    const code = await w.lastCode(h.phone);
+    for (let i = 0; i < 5; i++) await w.call('POST', `/api/v1/devices/${third.deviceId}/activation`, { session: third, body: { otp: code === '000000' ? '999999' : '000000' } });
+    const r = await w.call('GET', `/test/cards/${card.cardId}/balance`, { session: first });
+    expect(r.status).toBe(423);
+    expect(r.body).toMatchObject({ code: 'card_frozen', scope: 'user' });
+  });
+});
+
 describe('secrets at rest and in logs', () => {
   it('keeps tokens, codes, phones, card and ID numbers out of the identity tables', async () => {
     const s = await w.signIn('daily20-bank');
@@ -114,7 +167,7 @@ describe('secrets at rest and in logs', () => {
     for (const m of await w.sms(h.phone)) if (m.code) codesSeen.push(m.code);
     const tables = ['identity_users', 'identity_wechat_ids', 'identity_devices', 'identity_sessions', 'identity_otp_challenges', 'identity_otp_failures', 'identity_bindings', 'identity_cards', 'identity_step_ups', 'idempotency_keys'];
     let dump = '';
-    for (const t of tables) dump += JSON.stringify((await sql`select * from ${sql.table(t)}`.execute(w.server.ctx.db)).rows);
+    for (const t of tables) dump += JSON.stringify((await sql`select * from ${sql.table(t)}`.execute(w.server.ctx.db)).rows, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
     expect(dump).not.toContain(s.token);
     for (const holder of w.demo.cardholders) {
       for (const v of [holder.phone, holder.idNumber, holder.name, ...holder.cards.map((c) => c.number)]) expect(dump, 'a clear personal value').not.toContain(v);

@@ -4,14 +4,15 @@ import { startWorld, type World, type Session } from './world.ts';
 import { balanceProbe } from './probe.ts';
 import { inTx } from '../../../src/db/tx.ts';
 import { updatePolicy } from '../../../src/tenants/index.ts';
-import { setConsent } from '../../../src/audit/index.ts';
+import { consentRoutes } from '../../../src/audit/index.ts';
+import { withCardholderAuth } from '../../../src/identity/index.ts';
 import { STEP_UP_MAX_ATTEMPTS } from '../../../src/identity/policy.ts';
 
 let w: World;
 const DAY = 86_400_000;
 
 beforeAll(async () => {
-  w = await startWorld({ extraServerModules: [balanceProbe] });
+  w = await startWorld({ extraServerModules: [balanceProbe, withCardholderAuth(consentRoutes)] });
 }, 120_000);
 afterAll(async () => {
   await w?.close();
@@ -106,16 +107,16 @@ describe('SMS code step-up', () => {
 describe('face step-up', () => {
   it('falls back to an SMS code without consent to face verification, uses face with it, and remembers a pass per device for 180 days', async () => {
     // No dormancy here: the test moves the clock half a year.
-    await setPolicy('daily20-bank', { verification: { stepUpThresholdFen: 0, stepUpMethod: 'face' }, dormant: { afterMonths: null } });
+    await setPolicy('daily20-bank', { verification: { methods: ['payment_password', 'sms_otp', 'face'], stepUpThresholdFen: 0, stepUpMethod: 'face' }, dormant: { afterMonths: null } });
     const h = w.holder('daily20-bank', (x) => x.name === '冯雅婷');
     const s = await w.signIn('daily20-bank');
     const card = await w.bind(s, h);
     w.clock.advance(61_000);
     expect((await balance(s, card.cardId)).body.method).toBe('sms_otp');
 
-    await inTx(w.server.ctx.db, (tx) =>
-      setConsent(tx, { tenantId: 'daily20-bank', userId: s.userId, purpose: 'face_verification', noticeVersion: 'v1', granted: true, at: w.clock.now() }),
-    );
+    // Separate consent to biometrics (PIPL art. 28–29), through the consent API.
+    const consent = await w.call('POST', '/api/v1/consents', { session: s, body: { purpose: 'face_verification', noticeVersion: 'v1', granted: true } });
+    expect(consent.status).toBe(200);
     const ask = await balance(s, card.cardId);
     expect(ask.body).toMatchObject({ code: 'step_up_required', method: 'face' });
     const bad = await w.call('POST', `/api/v1/step-ups/${ask.body.challengeId}`, { session: s, body: { answer: 'face_not-a-real-token' } });

@@ -40,8 +40,8 @@ export interface World {
   sandboxCall(method: string, path: string, body?: unknown): Promise<Answer>;
   holder(tenantId: string, pick?: (h: Holder) => boolean): Holder;
   newWechatUser(tenantId: string): Promise<{ openid: string; unionid: string }>;
-  loginCode(tenantId: string, openid: string, app: 'mini' | 'oa'): Promise<string>;
-  signIn(tenantId: string, o?: { openid?: string; unionid?: string; deviceId?: string; app?: 'mini' | 'oa' }): Promise<Session & { user: any }>;
+  loginCode(tenantId: string, openid: string, app: 'mini' | 'oa', scope?: 'snsapi_base' | 'snsapi_userinfo'): Promise<string>;
+  signIn(tenantId: string, o?: { openid?: string; unionid?: string; deviceId?: string; app?: 'mini' | 'oa'; scope?: 'snsapi_base' | 'snsapi_userinfo' }): Promise<Session & { user: any }>;
   sms(phone: string): Promise<{ phone: string; text: string; code?: string; sentAt: string }[]>;
   lastCode(phone: string): Promise<string>;
   /** Binds card `cardIndex` of `h` for the session; returns the bound card. Advances the clock past the resend throttle first. */
@@ -108,21 +108,21 @@ export async function startWorld(o: { clockStart?: string; identity?: IdentityRo
       expect(r.status, JSON.stringify(r.body)).toBeLessThan(300);
       return r.body;
     },
-    loginCode: async (tenantId, openid, app) => {
+    loginCode: async (tenantId, openid, app, scope) => {
       let ids = appIds.get(tenantId);
       if (!ids) {
         const c = (await http(sandbox.url, 'GET', `/sandbox/api/tenants/${tenantId}/credentials`, undefined, {})).body;
         ids = { mini: c.miniProgram.appId, oa: c.oa.appId };
         appIds.set(tenantId, ids);
       }
-      const r = await http(sandbox.url, 'POST', `/sandbox/api/users/${openid}/login-code`, { appId: app === 'mini' ? ids.mini : ids.oa }, {});
+      const r = await http(sandbox.url, 'POST', `/sandbox/api/users/${openid}/login-code`, { appId: app === 'mini' ? ids.mini : ids.oa, ...(scope ? { scope } : {}) }, {});
       expect(r.status, JSON.stringify(r.body)).toBeLessThan(300);
       return r.body.code;
     },
     signIn: async (tenantId, s = {}) => {
       const who = s.openid ? { openid: s.openid, unionid: s.unionid ?? '' } : await w.newWechatUser(tenantId);
       const app = s.app ?? 'mini';
-      const code = await w.loginCode(tenantId, who.openid, app);
+      const code = await w.loginCode(tenantId, who.openid, app, s.scope);
       const deviceId = s.deviceId ?? newDeviceId();
       const r = await http(server.url, 'POST', '/api/v1/sessions', { tenantId, code, ...(app === 'oa' ? { kind: 'oauth' } : {}) }, { 'x-device-id': deviceId });
       expect(r.status, JSON.stringify(r.body)).toBe(201);
