@@ -11,10 +11,12 @@ import { consentRoutes, auditJobs } from '../audit/index.ts';
 import { sandboxFaceRoutes } from '../sandbox/face/index.ts';
 import { corePort } from '../core/index.ts';
 import { sandboxCoreRoutes } from '../sandbox/core/index.ts';
+import { payNotifications } from '../wechat/pay/index.ts';
+import { sandboxPayRoutes } from '../sandbox/pay/index.ts';
 
 export function modulesFor(config: Config): ModulePlugin[] {
-  const modules: ModulePlugin[] = [corePort(), auditJobs, riskModule, identityRoutes(), withCardholderAuth(consentRoutes), wecomCallbacks()];
+  const modules: ModulePlugin[] = [corePort(), auditJobs, riskModule, identityRoutes(), withCardholderAuth(consentRoutes), wecomCallbacks(), payNotifications()];
   // The sandbox's routes exist only with the sandbox on; config refuses SANDBOX in production.
-  if (config.sandbox) modules.push(demoRoutes, sandboxWxRoutes, sandboxWecomRoutes, sandboxFaceRoutes, sandboxCoreRoutes);
+  if (config.sandbox) modules.push(demoRoutes, sandboxWxRoutes, sandboxWecomRoutes, sandboxFaceRoutes, sandboxCoreRoutes, sandboxPayRoutes);
   return modules;
 }

@@ -179,8 +179,7 @@ export async function downloadTradeBill(ctx: AppContext, tenantId: string, input
   // The signed download goes only to the API host we call: never to a URL an answer could redirect us to.
   const base = ctx.config.wechat.payBase;
   if (!info.download_url.startsWith(`${base}/`)) throw untrusted(path, 'names a download URL on another host');
-  const downloadPath = info.download_url.slice(base.length);
-  const res = await payFetch(ctx, tenant, { method: 'GET', path: downloadPath, unsigned: true, maxBytes: TRADE_BILL_MAX_BYTES }, info.download_url);
+  const res = await payFetch(ctx, tenant, { method: 'GET', path: info.download_url.slice(base.length), unsigned: true, maxBytes: TRADE_BILL_MAX_BYTES }, info.download_url);
   let file = res.body;
   if (input.gzip) {
     try {

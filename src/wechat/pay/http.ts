@@ -1,7 +1,7 @@
 // Signed calls to the WeChat Pay v3 API: Authorization on the way out, the platform's signature and the replay window checked on the way back, bounded time and size.
 import type { AppContext } from '../../app/context.ts';
 import { timestampWithinWindow } from './policy.ts';
-import { PUBLIC_KEY_ID_PREFIX } from './keys.ts';
+import { PUBLIC_KEY_ID_PREFIX, type PlatformKeySet } from './keys.ts';
 import { authorizationHeader, newNonce, requestMessage, responseMessage, signMessage, unixSeconds, verifyMessage } from './signing.ts';
 import type { PayTenant } from './tenant.ts';
 
@@ -68,12 +68,12 @@ async function readBounded(res: Response, max: number): Promise<Buffer> {
  * must name a key we hold, the timestamp be within 5 minutes of our clock, the signature valid.
  * Returns a reason when it fails, undefined when it holds.
  */
-export function platformSignatureProblem(tenant: PayTenant, headers: { timestamp?: string; nonce?: string; signature?: string; serial?: string }, body: Buffer, now: Date): string | undefined {
+export function platformSignatureProblem(keys: PlatformKeySet, headers: { timestamp?: string; nonce?: string; signature?: string; serial?: string }, body: Buffer, now: Date): string | undefined {
   const { timestamp, nonce, signature, serial } = headers;
   if (!timestamp || !nonce || !signature || !serial) return 'the Wechatpay-* signature headers are missing';
   if (nonce.length > 64) return 'Wechatpay-Nonce is malformed';
   if (!timestampWithinWindow(timestamp, now)) return 'Wechatpay-Timestamp is more than 5 minutes from now';
-  const key = tenant.platformKeys.get(serial, now);
+  const key = keys.get(serial, now);
   if (!key) return `no platform key for serial ${serial.slice(0, 64)}`;
   if (!verifyMessage(key, responseMessage(timestamp, nonce, body), signature)) return 'Wechatpay-Signature does not verify';
   return undefined;
@@ -90,7 +90,7 @@ function signatureHeaders(h: Headers) {
 
 export interface PayRequest {
   method: 'GET' | 'POST';
-  /** Path and query relative to the API base, e.g. `/v3/pay/transactions/jsapi`; this is also the canonical URL signed. */
+  /** Path and query relative to the API base, e.g. `/v3/pay/transactions/jsapi`. */
   path: string;
   body?: unknown;
   /** Only the bill file download is unsigned (§4.10). */
@@ -99,15 +99,18 @@ export interface PayRequest {
 }
 
 /**
- * One signed call. The canonical URL is `path` exactly as sent. A 2xx must be signed (except the
- * bill file); an error answer is verified when it carries a signature, since the platform
- * sometimes sends 4xx unsigned (§4.3). Non-2xx → PayApiError('platform').
+ * One signed call to `${payBase}${path}` (or `url`, for the bill download). The canonical URL
+ * signed is the absolute path and query exactly as sent, host removed: with a base URL that has a
+ * path (the sandbox's `/sandbox/pay`), that path is part of it, as every SDK signs it. A 2xx must
+ * be signed (except the bill file); an error answer is verified when it carries a signature,
+ * since the platform sometimes sends 4xx unsigned (§4.3). Non-2xx → PayApiError('platform').
  */
 export async function payFetch(ctx: AppContext, tenant: PayTenant, req: PayRequest, url = `${ctx.config.wechat.payBase}${req.path}`): Promise<PayResponse> {
   const body = req.body === undefined ? '' : JSON.stringify(req.body);
+  const target = new URL(url);
   const timestamp = unixSeconds(ctx.clock.now());
   const nonce = newNonce();
-  const signature = signMessage(tenant.merchantKey, requestMessage(req.method, req.path, timestamp, nonce, body));
+  const signature = signMessage(tenant.merchantKey, requestMessage(req.method, `${target.pathname}${target.search}`, timestamp, nonce, body));
   const headers: Record<string, string> = {
     authorization: authorizationHeader({ mchid: tenant.mchId, serial_no: tenant.merchantSerialNo, timestamp, nonce_str: nonce, signature }),
     accept: 'application/json',
@@ -119,7 +122,7 @@ export async function payFetch(ctx: AppContext, tenant: PayTenant, req: PayReque
   let res: Response;
   let raw: Buffer;
   try {
-    res = await fetch(url, { method: req.method, headers, body: req.body === undefined ? undefined : body, signal: AbortSignal.timeout(PAY_REQUEST_TIMEOUT_MS), redirect: 'error' });
+    res = await fetch(target, { method: req.method, headers, body: req.body === undefined ? undefined : body, signal: AbortSignal.timeout(PAY_REQUEST_TIMEOUT_MS), redirect: 'error' });
     raw = await readBounded(res, req.maxBytes ?? PAY_RESPONSE_MAX_BYTES);
   } catch (err) {
     if (err instanceof PayApiError) throw err;
@@ -129,7 +132,7 @@ export async function payFetch(ctx: AppContext, tenant: PayTenant, req: PayReque
   const sig = signatureHeaders(res.headers);
   const signed = sig.signature !== undefined;
   if (!(ok && req.unsigned) && (ok || signed)) {
-    const problem = platformSignatureProblem(tenant, sig, raw, ctx.clock.now());
+    const problem = platformSignatureProblem(tenant.platformKeys, sig, raw, ctx.clock.now());
     if (problem) {
       ctx.log.warn({ tenantId: tenant.tenantId, path: req.path.split('?')[0], status: res.status, serial: sig.serial, reason: problem }, 'WeChat Pay answer refused: signature not verified');
       throw new PayApiError('signature', res.status, 'INVALID_SIGNATURE', `the answer's signature is not trusted: ${problem}`);

@@ -2,12 +2,12 @@
 import type { AppContext } from '../../app/context.ts';
 import { AppError } from '../../app/errors.ts';
 import { enqueueJob } from '../../app/jobs.ts';
-import { inTx, type Tx } from '../../db/tx.ts';
+import { inTx, type Db, type Tx } from '../../db/tx.ts';
 import { AeadError, decryptResource, AEAD_ALGORITHM } from './aead.ts';
 import { platformSignatureProblem } from './http.ts';
 import { PRUNE_NOTIFICATIONS_TOPIC } from './jobs.ts';
 import { parseJsonObject, parseRefund, parseTransaction, type PayRefund, type PayTransaction } from './resources.ts';
-import { recordNotificationOnce } from './store.ts';
+import { notificationsOf, recordNotificationOnce, type StoredPayNotification } from './store.ts';
 import { loadPayTenant, type PayTenant } from './tenant.ts';
 
 /** A notification envelope is about 1 KB; its id is short. */
@@ -132,7 +132,7 @@ export async function receiveNotification(
 ): Promise<{ duplicate: boolean }> {
   const tenant = await loadPayTenant(ctx, tenantId);
   const now = ctx.clock.now();
-  const problem = platformSignatureProblem(tenant, headers, body, now);
+  const problem = platformSignatureProblem(tenant.platformKeys, headers, body, now);
   if (problem) {
     ctx.log.warn({ tenantId, serial: headers.serial?.slice(0, 64), reason: problem }, 'WeChat Pay notification refused');
     throw new AppError('unauthenticated', problem);
@@ -169,4 +169,12 @@ export async function receiveNotification(
     recorded ? 'WeChat Pay notification processed' : 'repeated WeChat Pay notification acknowledged',
   );
   return { duplicate: !recorded };
+}
+
+/** Most records `payNotificationsOf` returns. */
+export const PAY_NOTIFICATIONS_LIST_MAX = 100;
+
+/** The notifications processed for one order (payment and refunds), oldest first: the trail that each was applied once. */
+export function payNotificationsOf(db: Db | Tx, tenantId: string, outTradeNo: string): Promise<StoredPayNotification[]> {
+  return notificationsOf(db, tenantId, outTradeNo, PAY_NOTIFICATIONS_LIST_MAX);
 }
