@@ -17,6 +17,9 @@ import * as m0013 from './migrations/0013_audit.ts';
 import * as m0014 from './migrations/0014_risk.ts';
 import * as m0015 from './migrations/0015_identity.ts';
 import * as m0016 from './migrations/0016_core_port.ts';
+import * as m0017 from './migrations/0017_accounts.ts';
+import * as m0018 from './migrations/0018_topup.ts';
+import * as m0019 from './migrations/0019_interchange.ts';
 
 /** Every migration in order. Names are permanent: a released migration is never edited or renamed. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -36,6 +39,9 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0014_risk': m0014,
   '0015_identity': m0015,
   '0016_core_port': m0016,
+  '0017_accounts': m0017,
+  '0018_topup': m0018,
+  '0019_interchange': m0019,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -14,5 +14,8 @@ import type { AuditTables } from '../audit/audit.table.ts';
 import type { RiskTables } from '../risk/risk.table.ts';
 import type { IdentityTables } from '../identity/identity.table.ts';
 import type { CorePortTables } from '../core/port.table.ts';
+import type { AccountsTables } from '../accounts/accounts.table.ts';
+import type { TopupTables } from '../topup/topup.table.ts';
+import type { NotifyTables } from '../notify/notify.table.ts';
 
-export interface Database extends PlatformTables, LedgerTables, TenantTables, WechatTables, CoreTables, OaTables, PayTables, WecomTables, SandboxWxTables, SandboxPayTables, SandboxWecomTables, AuditTables, RiskTables, IdentityTables, CorePortTables {}
+export interface Database extends PlatformTables, LedgerTables, TenantTables, WechatTables, CoreTables, OaTables, PayTables, WecomTables, SandboxWxTables, SandboxPayTables, SandboxWecomTables, AuditTables, RiskTables, IdentityTables, CorePortTables, AccountsTables, TopupTables, NotifyTables {}
