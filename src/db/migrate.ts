@@ -20,6 +20,7 @@ import * as m0016 from './migrations/0016_core_port.ts';
 import * as m0017 from './migrations/0017_accounts.ts';
 import * as m0018 from './migrations/0018_topup.ts';
 import * as m0019 from './migrations/0019_interchange.ts';
+import * as m0020 from './migrations/0020_contact.ts';
 
 /** Every migration in order. Names are permanent: a released migration is never edited or renamed. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -42,6 +43,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0017_accounts': m0017,
   '0018_topup': m0018,
   '0019_interchange': m0019,
+  '0020_contact': m0020,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -17,5 +17,6 @@ import type { CorePortTables } from '../core/port.table.ts';
 import type { AccountsTables } from '../accounts/accounts.table.ts';
 import type { TopupTables } from '../topup/topup.table.ts';
 import type { NotifyTables } from '../notify/notify.table.ts';
+import type { ContactTables } from '../contact/contact.table.ts';
 
-export interface Database extends PlatformTables, LedgerTables, TenantTables, WechatTables, CoreTables, OaTables, PayTables, WecomTables, SandboxWxTables, SandboxPayTables, SandboxWecomTables, AuditTables, RiskTables, IdentityTables, CorePortTables, AccountsTables, TopupTables, NotifyTables {}
+export interface Database extends PlatformTables, LedgerTables, TenantTables, WechatTables, CoreTables, OaTables, PayTables, WecomTables, SandboxWxTables, SandboxPayTables, SandboxWecomTables, AuditTables, RiskTables, IdentityTables, CorePortTables, AccountsTables, TopupTables, NotifyTables, ContactTables {}
