@@ -23,16 +23,27 @@ if (process.env.CHILD) {
   const log = createLogger('info', pino.destination({ dest: '/dev/null', sync: false }));
   const handle = openPostgres({ url: DB_URL, poolMax: 20, schema: process.env.SCHEMA!, applicationName: 'x' });
   const { ctx } = await createContext(config, { log, dbHandle: handle, migrate: false });
-  if (process.env.DUMMY) {
+  if (process.env.WEBOT) {
+    const { createRequire } = await import('node:module');
+    const { createServer } = await import('node:http');
+    const require = createRequire(import.meta.url);
+    const wechat = require('wechat');
+    const mw = wechat({ token: OA.token, appid: OA.appId, encodingAESKey: OA.encodingAESKey, checkSignature: true }, (_req: any, res: any) => res.reply('您好！可以发送以下指令：\n余额 — 查询已绑定卡片的余额\n明细 — 查看最近的交易明细\n帮助 — 显示本帮助'));
+    const s = createServer((req: any, res) => { const q = req.url.indexOf('?'); req.query = Object.fromEntries(new URLSearchParams(q === -1 ? '' : req.url.slice(q + 1))); mw(req, res, () => { res.statusCode = 500; res.end(); }); });
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    process.send!({ port: (s.address() as { port: number }).port });
+  } else if (process.env.DUMMY) {
     const { createServer } = await import('node:http');
     const s = createServer((req, res) => { req.resume(); req.on('end', () => res.end('success')); });
     await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
     process.send!({ port: (s.address() as { port: number }).port });
   } else {
-  const app = await buildServer(ctx, { modules: [oaServer()] });
+  const floor = async (a: any) => { await a.register(async (scope: any) => { scope.removeAllContentTypeParsers(); scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_r: any, b: any, d: any) => d(null, b)); scope.post('/wechat/oa/:tenantId', async (_req: any, reply: any) => reply.type('text/plain').send('success')); }); };
+  const app = await buildServer(ctx, { modules: [process.env.FLOOR ? floor : oaServer()] });
   await app.listen({ host: '127.0.0.1', port: 0 });
   process.send!({ port: (app.server.address() as { port: number }).port });
   }
+  process.on('message', (m: any) => { if (m === 'cpu') process.send!({ cpu: process.cpuUsage() }); });
   process.on('disconnect', () => process.exit(0));
   process.on('SIGTERM', () => process.exit(0));
 } else {
@@ -58,9 +69,17 @@ if (process.env.CHILD) {
     reqs.push({ path: `/wechat/oa/bench-oa?${q}`, body: `<xml><ToUserName><![CDATA[${OA.originalId}]]></ToUserName><Encrypt><![CDATA[${enc}]]></Encrypt></xml>` });
   }
   let k = 0;
+  const { readdirSync, readFileSync } = await import('node:fs');
+  const pids = async () => { const c = new pg.Client({ connectionString: DB_URL }); await c.connect(); const r = await c.query(`select pid from pg_stat_activity where application_name = 'x'`); await c.end(); return new Set(r.rows.map((x: any) => String(x.pid))); };
+  let mine = new Set<string>();
+  const pgCpu = () => { let t = 0; for (const d of readdirSync('/proc')) { if (!/^\d+$/.test(d) || !mine.has(d)) continue; try { const st = readFileSync(`/proc/${d}/stat`, 'utf8'); if (!st.includes('(postgres)')) continue; const f = st.slice(st.lastIndexOf(')') + 2).split(' '); t += Number(f[11]) + Number(f[12]); } catch {} } return t * 10000; };
+  const cpu = () => new Promise<{ user: number; system: number }>((res) => { kid.once('message', (m: any) => res(m.cpu)); kid.send('cpu'); });
   for (const d of [3, Number(process.env.DUR ?? 8)]) {
+    mine = await pids(); const c0 = await cpu(); const p0 = pgCpu();
     const r = await autocannon({ url: `http://127.0.0.1:${port}`, connections: 64, duration: d, requests: [{ method: 'POST', headers: { 'content-type': 'text/xml' }, setupRequest: (req) => { const p = reqs[k++ % N]!; return { ...req, path: p.path, body: p.body }; } }] });
-    console.log(`${d}s: ${r.requests.average} req/s p99 ${r.latency.p99} non2xx ${r.non2xx} errors ${r.errors}`);
+    const c1 = await cpu(); const pgUs = (pgCpu() - p0) / r.requests.total;
+    const us = (c1.user + c1.system - c0.user - c0.system) / r.requests.total;
+    console.log(`${d}s: ${r.requests.average} req/s p99 ${r.latency.p99} non2xx ${r.non2xx} errors ${r.errors}; server CPU ${us.toFixed(0)} µs/req; postgres ${pgUs.toFixed(0)} µs/req`);
   }
   kid.kill(); await h.close(); await admin(`drop schema ${schema} cascade`);
 }

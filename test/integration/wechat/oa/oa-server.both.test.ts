@@ -10,6 +10,9 @@ import { urlSignature } from '../../../../src/wechat/crypto/msg-crypto.ts';
 import type { OaCredentials } from '../../../../src/tenants/index.ts';
 import { createOaTenant, eventXml, nextMsgId, openReply, randomOa, textXml, wechatRequest, xmlElement, type WechatRequest } from './helpers.ts';
 
+/** Opening a migrated PGlite on a loaded machine can take a while. */
+const STARTUP_TIMEOUT_MS = 60_000;
+
 let t: TestApp;
 const clock = new ManualClock('2026-03-02T08:00:00Z');
 const calls: OaInbound[] = [];
@@ -27,7 +30,7 @@ beforeAll(async () => {
       }),
     ],
   });
-});
+}, STARTUP_TIMEOUT_MS);
 afterAll(async () => {
   await t?.close();
 });

@@ -1,0 +1,171 @@
+// Applying paid money: credit the citizen card (at once, or as a pending load for a physical card), hold what cannot be applied in suspense, and move the order through its statuses.
+import type { AppContext } from '../app/context.ts';
+import { enqueueJob } from '../app/jobs.ts';
+import type { Tx } from '../db/tx.ts';
+import { getCard, type CoreCard } from '../core/index.ts';
+import { reactivateIfQualifying } from '../identity/index.ts';
+import { getBalance, transfer, transferMany, type TransferInput } from '../ledger/index.ts';
+import { requireTenant, type Policy } from '../tenants/index.ts';
+import { topupAccounts } from './accounts.ts';
+import { settlementArrival, officialCalendar, type DayCalendar } from './calendar.ts';
+import { enqueueMessage } from './messages.ts';
+import { cardStatusRefusal, withinCap } from './policy.ts';
+import { addHistory, updateOrder, type Order } from './store.ts';
+import type { TopupOrderRow, TopupStatus } from './topup.table.ts';
+import type { Updateable } from 'kysely';
+
+export const LOAD_EXPIRY_TOPIC = 'topup.load_expiry';
+export const SETTLE_TOPIC = 'topup.settle';
+
+/** Ledger idempotency ids: one per money movement of an order, so a replay books nothing twice. */
+export const ledgerIds = {
+  credit: (orderId: string) => `topup:${orderId}:credit`,
+  fee: (orderId: string) => `topup:${orderId}:fee`,
+  load: (orderId: string) => `topup:${orderId}:load`,
+  loadVoid: (orderId: string) => `topup:${orderId}:load-void`,
+  held: (outTradeNo: string) => `topup:${outTradeNo}:held`,
+  refund: (outRefundNo: string) => `topup:${outRefundNo}:refund`,
+  decision: (itemId: string, what: string) => `topup:${itemId}:${what}`,
+};
+
+/** Moves the order to `status`, writes the history line, and returns the order as it now is. */
+export async function transition(
+  tx: Tx,
+  order: Order,
+  status: TopupStatus,
+  event: string,
+  now: Date,
+  patch: Updateable<TopupOrderRow> = {},
+  note?: string,
+): Promise<Order> {
+  await updateOrder(tx, order.id, { ...patch, status, updated_at: now });
+  await addHistory(tx, { orderId: order.id, tenantId: order.tenant_id, at: now, status, event, note });
+  return { ...order, ...(patch as Partial<Order>), status, updated_at: now };
+}
+
+/** The card's stored value now: posted balance plus loads not yet written to the card. */
+export async function storedValueFen(tx: Tx, ledgerAccountId: string): Promise<bigint> {
+  const b = await getBalance(tx, ledgerAccountId);
+  return b.postedFen + b.pendingCreditFen;
+}
+
+/** Books paid money that is not applied to a card into suspense (held for a refund or a reviewer). */
+export async function holdInSuspense(ctx: AppContext, tx: Tx, x: { tenantId: string; outTradeNo: string; amountFen: bigint; reason: string; now: Date }): Promise<void> {
+  const acc = await topupAccounts(ctx, tx, x.tenantId);
+  await transfer(tx, {
+    idempotencyId: ledgerIds.held(x.outTradeNo),
+    debitAccountId: acc.customerFunds,
+    creditAccountId: acc.suspense,
+    amountFen: x.amountFen,
+    kind: 'topup_held',
+    description: `充值资金暂挂（${x.reason}）`,
+    now: x.now,
+    metadata: { outTradeNo: x.outTradeNo, reason: x.reason },
+  });
+}
+
+export type CreditOutcome =
+  | { kind: 'credited'; status: TopupStatus }
+  | { kind: 'refuse'; reason: 'stored_value_limit' | 'card_unusable'; card: CoreCard | undefined };
+
+/**
+ * Decides whether a paid order can go on the card, before anything is booked: the card must be
+ * usable and stay within its PBOC cap (re-checked here: the balance may have grown since the order).
+ */
+export async function creditCheck(tx: Tx, order: Order, amountFen: bigint): Promise<{ ok: true; card: CoreCard } | { ok: false; reason: 'stored_value_limit' | 'card_unusable'; card: CoreCard | undefined }> {
+  const card = await getCard(tx, order.card_id);
+  if (!card || !card.citizen || cardStatusRefusal(card.status)) return { ok: false, reason: 'card_unusable', card };
+  if (!withinCap(card.citizen.realName, await storedValueFen(tx, order.card_ledger_account_id), amountFen)) return { ok: false, reason: 'stored_value_limit', card };
+  return { ok: true, card };
+}
+
+export interface CreditInput {
+  order: Order;
+  /** What goes on the card and to the fee account; `from` is where the money is booked now. */
+  amountFen: bigint;
+  feeFen: bigint;
+  from: 'customer_funds' | 'suspense';
+  /** Idempotency ids of the movements (defaults: the order's credit and fee). */
+  creditId?: string;
+  feeId?: string;
+  event: string;
+  now: Date;
+  calendar?: DayCalendar;
+}
+
+/**
+ * Puts checked money on the card and moves the order on. Electronic: a posted transfer, then
+ * completed (instant settlement) or settling until the batch window's end. Physical: a pending
+ * load (hold) the terminal or NFC phone completes, with a 补登 deadline. The ledger is booked last:
+ * the customer-funds account is every top-up's counter-account, and its row lock is held from the
+ * booking to the commit, so nothing else should run after it.
+ */
+export async function creditOrder(ctx: AppContext, tx: Tx, input: CreditInput, card: CoreCard, policy?: Policy): Promise<Order> {
+  const { order, now } = input;
+  const p = policy ?? (await requireTenant(tx, order.tenant_id)).policy;
+  const acc = await topupAccounts(ctx, tx, order.tenant_id);
+  const physical = order.card_form === 'physical';
+  const debit = input.from === 'customer_funds' ? acc.customerFunds : acc.suspense;
+  let next: Order;
+  if (physical) {
+    const deadline = new Date(now.getTime() + p.exceptions.supplementWindowHours * 3_600_000);
+    next = await transition(tx, order, 'credited', input.event, now, { credited_at: now, load_state: 'pending', load_deadline: deadline }, 'load pending: write it to the card at a terminal or by NFC');
+    await enqueueJob(tx, { topic: LOAD_EXPIRY_TOPIC, payload: { orderId: order.id }, dedupeKey: `${LOAD_EXPIRY_TOPIC}:${order.id}:${deadline.getTime()}`, runAfter: deadline });
+    await enqueueMessage(tx, order.id, 'load_pending');
+  } else {
+    next = await transition(tx, order, 'credited', input.event, now, { credited_at: now });
+    next = await settle(ctx, tx, next, p, now, input.calendar);
+  }
+  if (card.status === 'dormant' || p.dormant.afterMonths !== null) {
+    await reactivateIfQualifying(tx, { id: card.id, tenantId: card.tenantId }, { amountFen: input.amountFen, incoming: true, at: now });
+  }
+  const movements: TransferInput[] = [
+    {
+      idempotencyId: input.creditId ?? ledgerIds.credit(order.id),
+      debitAccountId: debit,
+      creditAccountId: order.card_ledger_account_id,
+      amountFen: input.amountFen,
+      kind: 'topup',
+      description: physical ? '市民卡充值（待圈存）' : '市民卡充值',
+      counterparty: '微信支付',
+      pending: physical,
+      now,
+      metadata: { orderId: order.id },
+    },
+  ];
+  if (input.feeFen > 0n) {
+    movements.push({
+      idempotencyId: input.feeId ?? ledgerIds.fee(order.id),
+      debitAccountId: debit,
+      creditAccountId: acc.fee,
+      amountFen: input.feeFen,
+      kind: 'topup_fee',
+      description: '充值手续费',
+      now,
+      metadata: { orderId: order.id },
+    });
+  }
+  await transferMany(tx, movements);
+  return next;
+}
+
+/**
+ * Settlement to the card system after the money is on the card: instant → completed now;
+ * otherwise settling until the window's end (the settle job completes it), with a delay message.
+ */
+export async function settle(ctx: AppContext, tx: Tx, order: Order, policy: Policy, now: Date, calendar: DayCalendar = officialCalendar): Promise<Order> {
+  const arrival = settlementArrival(policy.settlement, now, calendar);
+  if (!arrival.calendarCovered) {
+    ctx.log.warn({ tenantId: order.tenant_id, orderId: order.id, date: arrival.date }, 'working-day calendar has no official schedule for this date; settlement estimated by the fallback rule: check the year’s holiday notice');
+  }
+  const patch = { expected_arrival: arrival.latest, settle_kind: arrival.kind, calendar_covered: arrival.calendarCovered };
+  if (arrival.kind === 'instant') {
+    const done = await transition(tx, order, 'completed', 'settled', now, { ...patch, completed_at: now, settle_due_at: null });
+    await enqueueMessage(tx, order.id, 'result');
+    return done;
+  }
+  const s = await transition(tx, order, 'settling', 'settlement_scheduled', now, { ...patch, settle_due_at: arrival.latest }, `arrives by ${arrival.latest.toISOString()} (${arrival.kind})`);
+  await enqueueJob(tx, { topic: SETTLE_TOPIC, payload: { orderId: order.id }, dedupeKey: `${SETTLE_TOPIC}:${order.id}:${arrival.latest.getTime()}`, runAfter: arrival.latest });
+  await enqueueMessage(tx, order.id, 'delay');
+  return s;
+}

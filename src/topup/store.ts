@@ -1,0 +1,189 @@
+// The top-up module's SQL for orders, payment attempts, history and refunds (review, reconciliation and contacts have their own stores).
+import type { Insertable, Selectable, Updateable } from 'kysely';
+import type { Db, Tx } from '../db/tx.ts';
+import type { TopupAttemptRow, TopupHistoryRow, TopupOrderRow, TopupRefundRow, TopupStatus } from './topup.table.ts';
+
+export type Order = Selectable<TopupOrderRow>;
+export type Attempt = Selectable<TopupAttemptRow>;
+export type Refund = Selectable<TopupRefundRow>;
+export type HistoryEntry = Selectable<TopupHistoryRow>;
+
+/** int8 as bigint: a fresh in-memory PGlite answers numbers, exact below 2^53. */
+export function fen(v: bigint | number | string): bigint {
+  if (typeof v === 'bigint') return v;
+  if (typeof v === 'number' && !Number.isSafeInteger(v)) throw new Error('int8 value arrived as an inexact number');
+  return BigInt(v);
+}
+
+const fenOrNull = (v: bigint | number | string | null) => (v === null ? null : fen(v));
+
+function orderOf(r: Order): Order {
+  return { ...r, amount_fen: fen(r.amount_fen), fee_fen: fen(r.fee_fen), total_fen: fen(r.total_fen), paid_fen: fenOrNull(r.paid_fen), refunded_fen: fen(r.refunded_fen) };
+}
+
+function attemptOf(r: Attempt): Attempt {
+  return { ...r, amount_fen: fen(r.amount_fen), paid_fen: fenOrNull(r.paid_fen) };
+}
+
+function refundOf(r: Refund): Refund {
+  return { ...r, amount_fen: fen(r.amount_fen), total_fen: fen(r.total_fen) };
+}
+
+/** jsonb comes back parsed from PostgreSQL and as text from some paths: accept both. */
+export function jsonOf<T>(v: unknown): T | null {
+  if (v === null || v === undefined) return null;
+  return (typeof v === 'string' ? JSON.parse(v) : v) as T;
+}
+
+// ---- orders -------------------------------------------------------------------------------------
+
+export async function insertOrder(tx: Tx, row: Insertable<TopupOrderRow>): Promise<void> {
+  await tx.insertInto('topup_orders').values(row).execute();
+}
+
+export async function getOrder(db: Db | Tx, id: string): Promise<Order | undefined> {
+  const r = await db.selectFrom('topup_orders').selectAll().where('id', '=', id).executeTakeFirst();
+  return r ? orderOf(r) : undefined;
+}
+
+/** The order under a row lock: every state change of one order is serialised on it. */
+export async function lockOrder(tx: Tx, id: string): Promise<Order | undefined> {
+  const r = await tx.selectFrom('topup_orders').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+  return r ? orderOf(r) : undefined;
+}
+
+export async function updateOrder(tx: Tx, id: string, patch: Updateable<TopupOrderRow>): Promise<void> {
+  await tx.updateTable('topup_orders').set(patch).where('id', '=', id).execute();
+}
+
+export async function findOrderByKey(db: Db | Tx, tenantId: string, userId: string, key: string): Promise<Order | undefined> {
+  const r = await db.selectFrom('topup_orders').selectAll().where('tenant_id', '=', tenantId).where('user_id', '=', userId).where('idempotency_key', '=', key).executeTakeFirst();
+  return r ? orderOf(r) : undefined;
+}
+
+export async function findOrderByTransactionId(db: Db | Tx, tenantId: string, transactionId: string): Promise<Order | undefined> {
+  const r = await db.selectFrom('topup_orders').selectAll().where('tenant_id', '=', tenantId).where('transaction_id', '=', transactionId).executeTakeFirst();
+  return r ? orderOf(r) : undefined;
+}
+
+/** A user's orders, newest first, after the cursor (an order id + created_at pair). */
+export async function ordersOfUser(db: Db | Tx, userId: string, limit: number, before?: { createdAt: Date; id: string }): Promise<Order[]> {
+  let q = db.selectFrom('topup_orders').selectAll().where('user_id', '=', userId);
+  if (before) q = q.where((eb) => eb.or([eb('created_at', '<', before.createdAt), eb.and([eb('created_at', '=', before.createdAt), eb('id', '<', before.id)])]));
+  const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
+  return rows.map(orderOf);
+}
+
+/** Money ordered for a card that may still arrive: unpaid orders not yet expired. */
+export async function openOrdersFen(db: Db | Tx, cardId: string, now: Date): Promise<bigint> {
+  const r = await db
+    .selectFrom('topup_orders')
+    .select((eb) => eb.fn.coalesce(eb.fn.sum<bigint | number | string>('amount_fen'), eb.val(0)).as('total'))
+    .where('card_id', '=', cardId)
+    .where('status', '=', 'created')
+    .where('expires_at', '>', now)
+    .executeTakeFirstOrThrow();
+  return fen(r.total as bigint | number | string);
+}
+
+export async function ordersInStatus(db: Db | Tx, status: TopupStatus, dueBefore: Date, limit: number): Promise<Order[]> {
+  const rows = await db.selectFrom('topup_orders').selectAll().where('status', '=', status).where('settle_due_at', '<=', dueBefore).orderBy('settle_due_at').limit(limit).execute();
+  return rows.map(orderOf);
+}
+
+// ---- attempts -----------------------------------------------------------------------------------
+
+export async function insertAttempt(tx: Tx, row: Insertable<TopupAttemptRow>): Promise<void> {
+  await tx.insertInto('topup_attempts').values(row).execute();
+}
+
+export async function getAttempt(db: Db | Tx, outTradeNo: string): Promise<Attempt | undefined> {
+  const r = await db.selectFrom('topup_attempts').selectAll().where('out_trade_no', '=', outTradeNo).executeTakeFirst();
+  return r ? attemptOf(r) : undefined;
+}
+
+export async function lockAttempt(tx: Tx, outTradeNo: string): Promise<Attempt | undefined> {
+  const r = await tx.selectFrom('topup_attempts').selectAll().where('out_trade_no', '=', outTradeNo).forUpdate().executeTakeFirst();
+  return r ? attemptOf(r) : undefined;
+}
+
+export async function updateAttempt(tx: Tx, outTradeNo: string, patch: Updateable<TopupAttemptRow>): Promise<void> {
+  await tx.updateTable('topup_attempts').set(patch).where('out_trade_no', '=', outTradeNo).execute();
+}
+
+export async function attemptsOfOrder(db: Db | Tx, orderId: string): Promise<Attempt[]> {
+  const rows = await db.selectFrom('topup_attempts').selectAll().where('order_id', '=', orderId).orderBy('created_at').execute();
+  return rows.map(attemptOf);
+}
+
+export async function findAttemptByTransactionId(db: Db | Tx, tenantId: string, transactionId: string): Promise<Attempt | undefined> {
+  const r = await db.selectFrom('topup_attempts').selectAll().where('tenant_id', '=', tenantId).where('transaction_id', '=', transactionId).executeTakeFirst();
+  return r ? attemptOf(r) : undefined;
+}
+
+/** Attempts recorded as paid with a success time in [from, to). */
+export async function attemptsPaidBetween(db: Db | Tx, tenantId: string, from: Date, to: Date, limit: number): Promise<Attempt[]> {
+  const rows = await db
+    .selectFrom('topup_attempts')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('success_time', '>=', from)
+    .where('success_time', '<', to)
+    .orderBy('success_time')
+    .limit(limit)
+    .execute();
+  return rows.map(attemptOf);
+}
+
+export async function attemptsByOutTradeNo(db: Db | Tx, outTradeNos: readonly string[]): Promise<Map<string, Attempt>> {
+  if (outTradeNos.length === 0) return new Map();
+  const rows = await db.selectFrom('topup_attempts').selectAll().where('out_trade_no', 'in', outTradeNos).execute();
+  return new Map(rows.map((r) => [r.out_trade_no, attemptOf(r)]));
+}
+
+// ---- history ------------------------------------------------------------------------------------
+
+export async function addHistory(tx: Tx, e: { orderId: string; tenantId: string; at: Date; status: TopupStatus; event: string; note?: string }): Promise<void> {
+  await tx.insertInto('topup_history').values({ order_id: e.orderId, tenant_id: e.tenantId, at: e.at, status: e.status, event: e.event, note: e.note ?? null }).execute();
+}
+
+export async function historyOf(db: Db | Tx, orderId: string, limit: number): Promise<HistoryEntry[]> {
+  return db.selectFrom('topup_history').selectAll().where('order_id', '=', orderId).orderBy('seq').limit(limit).execute();
+}
+
+/** A tenant's history events after a sequence number, oldest first (for integrators reading the feed). */
+export async function historyAfter(db: Db | Tx, tenantId: string, afterSeq: bigint, limit: number): Promise<HistoryEntry[]> {
+  const rows = await db.selectFrom('topup_history').selectAll().where('tenant_id', '=', tenantId).where('seq', '>', afterSeq).orderBy('seq').limit(limit).execute();
+  return rows.map((r) => ({ ...r, seq: fen(r.seq) }));
+}
+
+// ---- refunds ------------------------------------------------------------------------------------
+
+export async function insertRefund(tx: Tx, row: Insertable<TopupRefundRow>): Promise<boolean> {
+  const r = await tx.insertInto('topup_refunds').values(row).onConflict((oc) => oc.column('out_refund_no').doNothing()).returning('out_refund_no').executeTakeFirst();
+  return r !== undefined;
+}
+
+export async function getRefund(db: Db | Tx, outRefundNo: string): Promise<Refund | undefined> {
+  const r = await db.selectFrom('topup_refunds').selectAll().where('out_refund_no', '=', outRefundNo).executeTakeFirst();
+  return r ? refundOf(r) : undefined;
+}
+
+export async function lockRefund(tx: Tx, outRefundNo: string): Promise<Refund | undefined> {
+  const r = await tx.selectFrom('topup_refunds').selectAll().where('out_refund_no', '=', outRefundNo).forUpdate().executeTakeFirst();
+  return r ? refundOf(r) : undefined;
+}
+
+export async function updateRefund(tx: Tx, outRefundNo: string, patch: Updateable<TopupRefundRow>): Promise<void> {
+  await tx.updateTable('topup_refunds').set(patch).where('out_refund_no', '=', outRefundNo).execute();
+}
+
+export async function refundsOfOrder(db: Db | Tx, orderId: string): Promise<Refund[]> {
+  const rows = await db.selectFrom('topup_refunds').selectAll().where('order_id', '=', orderId).orderBy('created_at').execute();
+  return rows.map(refundOf);
+}
+
+export async function refundsOfAttempt(db: Db | Tx, outTradeNo: string): Promise<Refund[]> {
+  const rows = await db.selectFrom('topup_refunds').selectAll().where('out_trade_no', '=', outTradeNo).orderBy('created_at').execute();
+  return rows.map(refundOf);
+}

@@ -1,0 +1,178 @@
+// The cardholder API calls the pages make, typed after API.md (the accounts shapes are read defensively: see normalise*).
+import { request, type RequestOptions } from './http.ts';
+import type { H5Config, Me, User } from '../state/session.ts';
+
+export interface Card {
+  cardId: string;
+  institution: string;
+  maskedNumber: string;
+  kind: string;
+  status: string;
+  isDefault: boolean;
+  last4?: string;
+}
+
+export interface Balance {
+  available: number;
+  ledger: number;
+  currency: string;
+  asOf: string;
+  freshness: string;
+  stale: boolean;
+}
+
+export interface Txn {
+  id: string;
+  bookedAt: string;
+  amount: number;
+  currency: string;
+  direction: string;
+  counterparty: string | null;
+  description: string | null;
+  balanceAfter: number | null;
+}
+
+export interface TrendPoint {
+  month: string;
+  income: number;
+  expense: number;
+}
+
+export interface OverviewAccount {
+  cardId: string | null;
+  institution: string | null;
+  maskedNumber: string | null;
+  kind: string | null;
+  available: number | null;
+  currency: string;
+  stale: boolean;
+}
+
+export interface Overview {
+  accounts: OverviewAccount[];
+  totals: { currency: string; available: number }[];
+}
+
+export interface Consent {
+  purpose: string;
+  noticeVersion: string;
+  granted: boolean;
+  at: string;
+}
+
+export interface QuickBalance {
+  available: number;
+  currency: string;
+  asOf: string;
+  freshness: string;
+  lastTransactions: Txn[];
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  config: (tenantId?: string) => request<H5Config>('/api/v1/h5/config', { query: { tenantId }, auth: false, interactive: false }),
+  signIn: (tenantId: string, code: string) =>
+    request<{ token: string; expiresAt: string; user: User }>('/api/v1/sessions', { body: { tenantId, code, kind: 'oauth' }, auth: false, interactive: false }),
+  signOut: () => request<void>('/api/v1/sessions/current', { method: 'DELETE', interactive: false }),
+  me: () => request<Me>('/api/v1/me'),
+  setPrefs: (p: { elderlyMode?: boolean; voice?: boolean }) => request<Me>('/api/v1/me', { method: 'PATCH', body: p }),
+
+  startBinding: (b: { cardNumber: string; holderName: string; idType: string; idNumber: string; phone: string }) =>
+    request<{ bindingId: string; otpSentTo: string; expiresAt: string }>('/api/v1/bindings', { body: b, idempotent: true }),
+  confirmBinding: (bindingId: string, b: { otp: string; paymentPassword?: string }) =>
+    request<Card>(`/api/v1/bindings/${enc(bindingId)}/confirm`, { body: b }),
+  cards: () => request<{ items: Card[] }>('/api/v1/cards').then((r) => r.items),
+  unbind: (cardId: string) => request<void>(`/api/v1/cards/${enc(cardId)}`, { method: 'DELETE' }),
+  reportLoss: (cardId: string) => request<{ cardId: string; status: string; reportedAt: string }>(`/api/v1/cards/${enc(cardId)}/loss-report`, { method: 'POST', body: {} }),
+  setDefault: (cardId: string) => request<Card>(`/api/v1/cards/${enc(cardId)}/default`, { method: 'POST', body: {} }),
+  reactivate: (cardId: string) => request<{ cardId: string; status: string }>(`/api/v1/cards/${enc(cardId)}/reactivation`, { method: 'POST', body: {} }),
+
+  balance: (cardId: string) => request<Balance>(`/api/v1/cards/${enc(cardId)}/balance`),
+  transactions: (cardId: string, q: { from?: string; to?: string; cursor?: string | null; limit?: number; direction?: string }, opts: RequestOptions = {}) =>
+    request<unknown>(`/api/v1/cards/${enc(cardId)}/transactions`, { ...opts, query: { ...q, cursor: q.cursor ?? undefined } }).then(normaliseTxnPage),
+  transactionsCsv: (cardId: string, q: { from?: string; to?: string; direction?: string }) =>
+    request<Response>(`/api/v1/cards/${enc(cardId)}/transactions.csv`, { query: q, raw: true, headers: { accept: 'text/csv' } }),
+  trends: (cardId: string, months: number) => request<unknown>(`/api/v1/cards/${enc(cardId)}/trends`, { query: { months } }).then(normaliseTrends),
+  overview: () => request<unknown>('/api/v1/overview').then(normaliseOverview),
+
+  quickBalance: (b: { tenantId: string; cardNumber: string; phone: string }) =>
+    request<{ challengeId: string; otpSentTo: string }>('/api/v1/quick-balance', { body: b, idempotent: true }),
+  confirmQuickBalance: (challengeId: string, otp: string) =>
+    request<QuickBalance>(`/api/v1/quick-balance/${enc(challengeId)}/confirm`, { body: { otp } }).then((r) => ({ ...r, lastTransactions: (r.lastTransactions ?? []).map(normaliseTxn) })),
+
+  consents: () => request<{ items: Consent[] }>('/api/v1/consents').then((r) => r.items),
+  setConsent: (c: { purpose: string; noticeVersion: string; granted: boolean }) => request<Consent>('/api/v1/consents', { body: c }),
+
+  answerStepUp: (challengeId: string, answer: string) =>
+    request<{ passed: true; validUntil: string }>(`/api/v1/step-ups/${enc(challengeId)}`, { body: { answer }, interactive: false }),
+  requestActivation: (device: string) =>
+    request<{ activated: boolean; challengeId?: string; otpSentTo?: string }>(`/api/v1/devices/${enc(device)}/activation`, { body: {}, idempotent: true, interactive: false }),
+  confirmActivation: (device: string, otp: string, challengeId?: string) =>
+    request<{ activated: true }>(`/api/v1/devices/${enc(device)}/activation`, { body: { otp, ...(challengeId ? { challengeId } : {}) }, interactive: false }),
+  sandboxFace: (userId: string) => request<{ faceToken: string }>(`/sandbox/api/face/${enc(userId)}`, { body: {}, auth: false, interactive: false }),
+
+  spokenMoney: (amount: number, currency: string) =>
+    request<{ text: string; upper: string | null }>('/api/v1/speech/money', { query: { amount: Math.trunc(amount), currency }, auth: false, interactive: false }),
+};
+
+// ---- shapes the accounts module may still refine: read what API.md promises, tolerate the rest ----
+
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : null);
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+
+export function normaliseTxn(raw: unknown): Txn {
+  const r = (raw ?? {}) as Record<string, unknown>;
+  return {
+    id: str(r.id) ?? str(r.transactionId) ?? '',
+    bookedAt: str(r.bookedAt) ?? str(r.at) ?? '',
+    amount: num(r.amount) ?? 0,
+    currency: str(r.currency) ?? 'CNY',
+    direction: str(r.direction) ?? ((num(r.amount) ?? 0) < 0 ? 'out' : 'in'),
+    counterparty: str(r.counterparty),
+    description: str(r.description),
+    balanceAfter: num(r.balanceAfter),
+  };
+}
+
+export function normaliseTxnPage(raw: unknown): { items: Txn[]; nextCursor: string | null } {
+  const r = (raw ?? {}) as Record<string, unknown>;
+  const items = Array.isArray(r.items) ? r.items : Array.isArray(raw) ? raw : [];
+  return { items: items.map(normaliseTxn), nextCursor: str(r.nextCursor) };
+}
+
+export function normaliseTrends(raw: unknown): TrendPoint[] {
+  const r = raw as Record<string, unknown> | unknown[];
+  const list = Array.isArray(r) ? r : Array.isArray((r as Record<string, unknown>)?.items) ? ((r as Record<string, unknown>).items as unknown[]) : Array.isArray((r as Record<string, unknown>)?.months) ? ((r as Record<string, unknown>).months as unknown[]) : [];
+  return list.map((x) => {
+    const p = (x ?? {}) as Record<string, unknown>;
+    return { month: str(p.month) ?? '', income: Math.abs(num(p.income) ?? 0), expense: Math.abs(num(p.expense) ?? 0) };
+  });
+}
+
+export function normaliseOverview(raw: unknown): Overview {
+  const r = (raw ?? {}) as Record<string, unknown>;
+  const list = (Array.isArray(r.accounts) ? r.accounts : Array.isArray(r.items) ? r.items : Array.isArray(r.cards) ? r.cards : []) as Record<string, unknown>[];
+  const accounts: OverviewAccount[] = list.map((a) => {
+    const bal = (a.balance ?? {}) as Record<string, unknown>;
+    return {
+      cardId: str(a.cardId),
+      institution: str(a.institution),
+      maskedNumber: str(a.maskedNumber),
+      kind: str(a.kind),
+      available: num(a.available) ?? num(bal.available),
+      currency: str(a.currency) ?? str(bal.currency) ?? 'CNY',
+      stale: a.stale === true || bal.stale === true,
+    };
+  });
+  let totals: Overview['totals'] = [];
+  if (Array.isArray(r.totals)) {
+    totals = (r.totals as Record<string, unknown>[]).map((t) => ({ currency: str(t.currency) ?? 'CNY', available: num(t.available) ?? num(t.total) ?? num(t.amount) ?? 0 }));
+  } else if (r.totals && typeof r.totals === 'object') {
+    totals = Object.entries(r.totals as Record<string, unknown>).map(([currency, v]) => ({
+      currency,
+      available: num(v) ?? num((v as Record<string, unknown>)?.available) ?? 0,
+    }));
+  }
+  return { accounts, totals };
+}

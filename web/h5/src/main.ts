@@ -1,0 +1,27 @@
+// Starts the H5 app: language, stored session and preferences, the problem dialogs wired into the API client, then the router.
+import { createApp } from 'vue';
+import App from './App.vue';
+import { router } from './router.ts';
+import { i18n } from './i18n.ts';
+import { setProblemResolver, setUnauthenticatedHandler } from './api/http.ts';
+import { resolveProblem } from './problems/dialogs.ts';
+import { applyPrefs, restoreTenant, session } from './state/session.ts';
+import './styles.css';
+
+restoreTenant();
+applyPrefs(session.prefs);
+document.documentElement.lang = i18n.global.locale.value;
+
+setProblemResolver(resolveProblem);
+setUnauthenticatedHandler(() => {
+  const here = router.currentRoute.value;
+  if (here.name !== 'signin') void router.replace({ name: 'signin', query: { redirect: here.fullPath } });
+});
+
+router.afterEach((to) => {
+  const title = to.meta.title ? i18n.global.t(to.meta.title) : '';
+  const name = session.config?.tenant?.name ?? i18n.global.t('app.title');
+  document.title = title ? `${title} - ${name}` : name;
+});
+
+createApp(App).use(router).use(i18n).mount('#app');
