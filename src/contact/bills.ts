@@ -3,7 +3,7 @@ import type { AppContext } from '../app/context.ts';
 import { AppError } from '../app/errors.ts';
 import { readTransactions, MAX_TRANSACTIONS_PAGE } from '../core/index.ts';
 import { requireOwnCard } from '../identity/index.ts';
-import { billKeyOf, openBillRef, sealBillRef, SOURCE_ID_MAX_CHARS, type BillIdentity } from './bill-ref.ts';
+import { findBillRef, saveBillRefs, SOURCE_ID_MAX_CHARS, type BillIdentity } from './bill-ref.ts';
 import type { BillKind } from './policy.ts';
 import { safeTitle, type BillSnapshot } from './texts.ts';
 
@@ -98,13 +98,21 @@ export interface ResolvedBill {
   bill: Bill;
 }
 
-/** The ref a client uses for one bill of its user (statement items and top-up answers carry it). */
-export function billRefFor(ctx: Pick<AppContext, 'crypto'>, b: BillIdentity): string {
-  return sealBillRef(ctx.crypto, b);
+/**
+ * The ref a client uses for one bill of its user: statement items and top-up answers carry it.
+ * The same bill always gets the same ref; the mapping is stored (idempotently) on the way.
+ */
+export async function billRefFor(ctx: Pick<AppContext, 'db' | 'crypto' | 'clock'>, b: BillIdentity): Promise<string> {
+  return (await saveBillRefs(ctx.db, ctx.crypto, [b], ctx.clock.now()))[0]!;
+}
+
+/** billRefFor for a page of bills (at most BILL_REFS_BATCH_MAX) in one statement; refs in input order. */
+export async function billRefsFor(ctx: Pick<AppContext, 'db' | 'crypto' | 'clock'>, bills: readonly BillIdentity[]): Promise<string[]> {
+  return saveBillRefs(ctx.db, ctx.crypto, bills, ctx.clock.now());
 }
 
 /**
- * Opens a ref for the caller: a ref this install did not issue, or one of another tenant, is
+ * Opens a ref for the caller: a ref this install did not hand out, or one of another tenant, is
  * not_found; another user's is forbidden; then the source re-checks ownership and reads the bill.
  */
 export async function resolveBill(
@@ -114,13 +122,14 @@ export async function resolveBill(
   ref: string,
   now: Date,
 ): Promise<ResolvedBill> {
-  const identity = openBillRef(ctx.crypto, ref);
-  if (!identity || identity.tenantId !== owner.tenantId) throw new AppError('not_found', 'no such bill');
-  if (identity.userId !== owner.userId) throw new AppError('forbidden', 'the bill is not yours');
-  const source = sources.get(identity.kind);
-  if (!source) throw new AppError('not_found', `${identity.kind} bills are not available here`);
-  const bill = await source.load(ctx, owner, identity.sourceId, now);
-  return { identity, billKey: billKeyOf(ctx.crypto, identity), bill };
+  const found = await findBillRef(ctx.db, ref);
+  if (!found || found.tenantId !== owner.tenantId) throw new AppError('not_found', 'no such bill');
+  if (found.userId !== owner.userId) throw new AppError('forbidden', 'the bill is not yours');
+  const source = sources.get(found.kind);
+  if (!source) throw new AppError('not_found', `${found.kind} bills are not available here`);
+  const bill = await source.load(ctx, owner, found.sourceId, now);
+  const { billKey, ...identity } = found;
+  return { identity, billKey, bill };
 }
 
 /** The masked summary customer service gets (see BillSnapshot). */

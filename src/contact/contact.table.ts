@@ -1,8 +1,19 @@
-// Row types of the tables of migration 0020_contact: routing settings, agents and their tokens, contact requests, CS contexts, emergency service ids, funnel journeys.
+// Row types of the tables of migration 0020_contact: bill refs, routing settings, agents and their tokens, contact requests, CS contexts, emergency service ids, funnel journeys.
 import type { ColumnType } from 'kysely';
 
 /** jsonb: written as JSON text, read back parsed (PostgreSQL) or as text (either is accepted by the readers). */
 type Json = ColumnType<unknown, string, string>;
+
+/** What a bill ref (an HMAC of the bill) maps to. */
+export interface ContactBillRefRow {
+  ref: string;
+  bill_key: string;
+  tenant_id: string;
+  user_id: string;
+  kind: string;
+  source_id: string;
+  created_at: ColumnType<Date, Date, never>;
+}
 
 /** Per-tenant routing settings; a tenant without a row uses the defaults of policy.ts. */
 export interface ContactSettingsRow {
@@ -129,6 +140,7 @@ export interface ContactJourneyRow {
 }
 
 export interface ContactTables {
+  contact_bill_refs: ContactBillRefRow;
   contact_settings: ContactSettingsRow;
   contact_agents: ContactAgentRow;
   contact_agent_tokens: ContactAgentTokenRow;

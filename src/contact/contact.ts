@@ -36,8 +36,8 @@ export interface RequestMeta {
 
 export interface ContactAnswer {
   contactId: string;
-  /** ready: scan the QR code; queued: wait for an agent; emergency: quote the service id; added: done; expired: tap again. */
-  status: 'ready' | 'queued' | 'emergency' | 'added' | 'expired';
+  /** ready: scan the QR code; preparing: ask again in a moment; queued: wait for an agent; emergency: quote the service id; added: done; expired: tap again. */
+  status: 'ready' | 'preparing' | 'queued' | 'emergency' | 'added' | 'expired';
   qrCodeUrl: string | null;
   maskedAgent: MaskedAgent | null;
   watermark: string | null;
@@ -59,6 +59,7 @@ async function answerFor(ctx: AppContext, r: RequestRow, now: Date): Promise<Con
   const masked = agent && r.agent_user_id ? maskedAgent({ userId: r.agent_user_id, ...agent }) : null;
   const live = r.expires_at.getTime() > now.getTime();
   if (r.status === 'pending' && live) return { ...base, status: 'ready', qrCodeUrl: r.qr_code, maskedAgent: masked };
+  if (r.status === 'creating' && live) return { ...base, status: 'preparing', maskedAgent: masked };
   if (r.status === 'added') return { ...base, status: 'added', maskedAgent: masked };
   if (r.status === 'queued' && live) {
     const settings = await getContactSettings(ctx.db, r.tenant_id);
@@ -221,8 +222,8 @@ export async function startContact(
     outcome = { row, created: false };
   }
   let row = outcome.row;
+  // A repeat while the first tap is still talking to WeCom answers `preparing`.
   if (outcome.created && row.status === 'creating') row = await openContactWay(ctx, row);
-  else if (!outcome.created && row.status === 'creating') throw new AppError('conflict', 'the contact is being prepared; try again in a moment');
   return { created: outcome.created, answer: await answerFor(ctx, row, ctx.clock.now()) };
 }
 

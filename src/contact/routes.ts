@@ -6,7 +6,6 @@ import { cardholderOf, type Authenticate } from '../app/auth.ts';
 import { AppError } from '../app/errors.ts';
 import { fenToJsonNumber } from '../shared/money.ts';
 import { TENANT_ID_PATTERN } from '../tenants/index.ts';
-import { BILL_REF_MAX_CHARS } from './bill-ref.ts';
 import { transactionBills, type Bill, type BillSource } from './bills.ts';
 import { contactStatus, startContact, viewBill, type ContactAnswer } from './contact.ts';
 import { csRoutes } from './cs-routes.ts';
@@ -33,7 +32,7 @@ export interface ContactRoutesOptions {
 /** Longest span one funnel query covers. */
 export const FUNNEL_MAX_SPAN_MS = 366 * 86_400_000;
 
-const BillRefParams = Type.Object({ billRef: Type.String({ minLength: 3, maxLength: BILL_REF_MAX_CHARS }) });
+const BillRefParams = Type.Object({ billRef: Type.String({ maxLength: 64, description: 'opaque (bill_…); statement items and top-up answers carry it' }) });
 const ContactIdParams = Type.Object({ contactId: Type.String({ maxLength: 64 }) });
 const DateTime = Type.String({ format: 'date-time' });
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
@@ -54,7 +53,7 @@ const BillSchema = Type.Object({
 
 const ContactSchema = Type.Object({
   contactId: Type.String(),
-  status: Type.String({ description: 'ready | queued | emergency | added | expired' }),
+  status: Type.String({ description: 'ready | preparing | queued | emergency | added | expired' }),
   qrCodeUrl: Nullable(Type.String({ description: "the agent's WeCom QR code (status ready)" })),
   maskedAgent: Nullable(Type.Object({ name: Type.String(), id: Type.String(), title: Type.String() })),
   watermark: Nullable(Type.String({ description: "lay over the bill while it is shared: the user's masked id and the time" })),

@@ -35,3 +35,42 @@ export {
   type CardsysKey,
   type CardsysStatus,
 } from './cardsys/wire.ts';
+export { partnerWebhooks } from './webhooks/plugin.ts';
+export { enqueueTransactionEvent, WEBHOOK_DELIVER_TOPIC, WEBHOOK_FANOUT_TOPIC } from './webhooks/events.ts';
+export { TRANSACTION_EVENT_TYPES, WEBHOOK_EVENT_DATA_MAX_BYTES, EventError, type TransactionEvent, type TransactionEventType } from './webhooks/types.ts';
+export {
+  addWebhookEndpoint,
+  listWebhookEndpoints,
+  disableWebhookEndpoint,
+  WEBHOOK_MAX_ENDPOINTS_PER_TENANT,
+  type WebhookEndpoint,
+  type NewWebhookEndpoint,
+  type WebhookSecrets,
+} from './webhooks/endpoints.ts';
+export { listWebhookDeliveries, replayWebhookDelivery, replayDeadWebhookDeliveries, type WebhookDelivery } from './webhooks/operator.ts';
+export { WEBHOOK_RETRY_SCHEDULE_MS, WEBHOOK_MAX_ATTEMPTS, WEBHOOK_TIMEOUT_MS, webhookRetryDelayMs } from './webhooks/deliver.ts';
+export {
+  WEBHOOK_HEADERS,
+  WEBHOOK_TIMESTAMP_TOLERANCE_S,
+  sealWebhookBody,
+  signWebhook,
+  verifyWebhookSignature,
+  openWebhookBody,
+  type WebhookEvent,
+  type WebhookEnvelope,
+} from './webhooks/envelope.ts';
+export { dailyExport, type DailyExportOptions } from './export/plugin.ts';
+export {
+  generateDailyExport,
+  getDailyExport,
+  listDailyExports,
+  scheduleDailyExport,
+  DAILY_EXPORT_TOPIC,
+  EXPORT_MAX_ROWS,
+  type DailyExport,
+  type DailyExportSummary,
+} from './export/job.ts';
+export { enableDailyExport, rotateExportKey, disableDailyExport, exportPublicKeys, currentExportKey, EXPORT_RSA_BITS, type ExportPublicKey } from './export/keys.ts';
+export { EXPORT_COLUMNS, exportCsv, verifyExport } from './export/csv.ts';
+export { topupExportSource, type ExportTopup, type ListTopupsForDay } from './export/source.ts';
+export { shanghaiDay, dayBounds, nextExportRunAt } from './export/policy.ts';

@@ -75,7 +75,7 @@ export interface WebhookEndpointRow {
   description: string;
   event_types: Json<string[]>;
   /** When set, only events about these ledger accounts are sent. */
-  account_ids: Json<string[] | null>;
+  account_ids: ColumnType<string[] | null, string | null, string | null>;
   /** FieldCrypto envelopes of the base64 AES-256 key and HMAC-SHA256 key (32 bytes each). */
   aes_key_enc: string;
   hmac_key_enc: string;

@@ -1,7 +1,7 @@
 // Applying paid money: credit the citizen card (at once, or as a pending load for a physical card), hold what cannot be applied in suspense, and move the order through its statuses.
 import type { AppContext } from '../app/context.ts';
 import { enqueueJob } from '../app/jobs.ts';
-import type { Tx } from '../db/tx.ts';
+import type { Db, Tx } from '../db/tx.ts';
 import { getCard, type CoreCard } from '../core/index.ts';
 import { reactivateIfQualifying } from '../identity/index.ts';
 import { getBalance, transfer, transferMany, type TransferInput } from '../ledger/index.ts';
@@ -44,16 +44,16 @@ export async function transition(
 }
 
 /** The card's stored value now: posted balance plus loads not yet written to the card. */
-export async function storedValueFen(tx: Tx, ledgerAccountId: string): Promise<bigint> {
-  const b = await getBalance(tx, ledgerAccountId);
+export async function storedValueFen(db: Db | Tx, ledgerAccountId: string): Promise<bigint> {
+  const b = await getBalance(db, ledgerAccountId);
   return b.postedFen + b.pendingCreditFen;
 }
 
 /** Books paid money that is not applied to a card into suspense (held for a refund or a reviewer). */
-export async function holdInSuspense(ctx: AppContext, tx: Tx, x: { tenantId: string; outTradeNo: string; amountFen: bigint; reason: string; now: Date }): Promise<void> {
+export async function holdInSuspense(ctx: AppContext, tx: Tx, x: { tenantId: string; outTradeNo: string; amountFen: bigint; reason: string; now: Date; idempotencyId?: string }): Promise<void> {
   const acc = await topupAccounts(ctx, tx, x.tenantId);
   await transfer(tx, {
-    idempotencyId: ledgerIds.held(x.outTradeNo),
+    idempotencyId: x.idempotencyId ?? ledgerIds.held(x.outTradeNo),
     debitAccountId: acc.customerFunds,
     creditAccountId: acc.suspense,
     amountFen: x.amountFen,
@@ -109,7 +109,7 @@ export async function creditOrder(ctx: AppContext, tx: Tx, input: CreditInput, c
   let next: Order;
   if (physical) {
     const deadline = new Date(now.getTime() + p.exceptions.supplementWindowHours * 3_600_000);
-    next = await transition(tx, order, 'credited', input.event, now, { credited_at: now, load_state: 'pending', load_deadline: deadline }, 'load pending: write it to the card at a terminal or by NFC');
+    next = await transition(tx, order, 'credited', input.event, now, { credited_at: now, load_state: 'pending', load_deadline: deadline, load_ledger_id: input.creditId ?? ledgerIds.credit(order.id) }, 'load pending: write it to the card at a terminal or by NFC');
     await enqueueJob(tx, { topic: LOAD_EXPIRY_TOPIC, payload: { orderId: order.id }, dedupeKey: `${LOAD_EXPIRY_TOPIC}:${order.id}:${deadline.getTime()}`, runAfter: deadline });
     await enqueueMessage(tx, order.id, 'load_pending');
   } else {

@@ -135,12 +135,13 @@ export async function applyRefundOutcome(ctx: AppContext, tx: Tx, answer: PayRef
   }
   await updateRefund(tx, r.out_refund_no, { state: 'succeeded', refund_id: answer.refundId, succeeded_at: now, updated_at: now, last_error: null });
   const refunded = order.refunded_fen + r.amount_fen;
-  if (r.reason === 'duplicate_payment') {
-    await updateOrder(tx, order.id, { refunded_fen: refunded, updated_at: now });
-    await addHistory(tx, { orderId: order.id, tenantId: order.tenant_id, at: now, status: order.status, event: 'duplicate_refunded', note: `${r.amount_fen} fen (${r.out_refund_no})` });
-  } else {
+  if (order.status === 'refunding') {
     await transition(tx, order, 'refunded', 'refunded', now, { refunded_fen: refunded });
     await enqueueMessage(tx, order.id, 'refunded');
+  } else {
+    // Money beside the order (a second payment, a bill difference): the order itself stands.
+    await updateOrder(tx, order.id, { refunded_fen: refunded, updated_at: now });
+    await addHistory(tx, { orderId: order.id, tenantId: order.tenant_id, at: now, status: order.status, event: `${r.reason}_refunded`, note: `${r.amount_fen} fen (${r.out_refund_no})` });
   }
   const acc = await topupAccounts(ctx, tx, order.tenant_id);
   await transfer(tx, {
@@ -174,7 +175,7 @@ async function refundFailed(ctx: AppContext, tx: Tx, r: Refund, why: string, loc
     dedupeKey: `refund_failed:${r.out_refund_no}`,
     now,
   });
-  if (r.reason !== 'duplicate_payment') await transition(tx, order, 'review', 'refund_failed', now, { reason: 'refund_failed' });
+  if (order.status === 'refunding') await transition(tx, order, 'review', 'refund_failed', now, { reason: 'refund_failed' });
   ctx.log.warn({ tenantId: order.tenant_id, orderId: order.id, outRefundNo: r.out_refund_no }, 'top-up refund failed; held money sent to the review queue');
 }
 

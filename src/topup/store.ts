@@ -17,7 +17,7 @@ export function fen(v: bigint | number | string): bigint {
 
 const fenOrNull = (v: bigint | number | string | null) => (v === null ? null : fen(v));
 
-function orderOf(r: Order): Order {
+export function orderOf(r: Order): Order {
   return { ...r, amount_fen: fen(r.amount_fen), fee_fen: fen(r.fee_fen), total_fen: fen(r.total_fen), paid_fen: fenOrNull(r.paid_fen), refunded_fen: fen(r.refunded_fen) };
 }
 

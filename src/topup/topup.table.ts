@@ -44,7 +44,7 @@ export interface TopupOrderRow {
   /** instant | after_cutoff | holiday | end_of_day (calendar.ts). */
   settle_kind: string | null;
   settle_due_at: Date | null;
-  calendar_covered: boolean;
+  calendar_covered: Generated<boolean>;
   paid_out_trade_no: string | null;
   transaction_id: string | null;
   paid_fen: FenOrNull;
@@ -52,11 +52,13 @@ export interface TopupOrderRow {
   credited_at: Date | null;
   completed_at: Date | null;
   failed_at: Date | null;
-  refunded_fen: Fen;
-  load_state: LoadState;
+  refunded_fen: ColumnType<bigint, bigint | number | undefined, bigint | number>;
+  load_state: Generated<LoadState>;
   load_deadline: Date | null;
   loaded_at: Date | null;
   load_channel: string | null;
+  /** Idempotency id of the ledger hold that the load posts (the credit, or a reviewer's re-credit). */
+  load_ledger_id: string | null;
   /** Payable until then; afterwards unpaid attempts are closed and the order fails. */
   expires_at: Date;
   created_at: ColumnType<Date, Date, never>;
@@ -82,7 +84,7 @@ export interface TopupAttemptRow {
   bank_type: string | null;
   success_time: Date | null;
   /** Paid after another attempt of the same order already paid: refunded. */
-  duplicate: boolean;
+  duplicate: Generated<boolean>;
   expires_at: Date;
   created_at: ColumnType<Date, Date, never>;
   updated_at: Date;
@@ -128,7 +130,7 @@ export interface TopupReviewItemRow {
   /** What is at stake from the payer's side, signed (review.ts explains per class). */
   amount_fen: Fen;
   /** Paid money held in the suspense account for this item. */
-  held_fen: Fen;
+  held_fen: ColumnType<bigint, bigint | number | undefined, bigint | number>;
   detail: Json;
   status: ReviewStatus;
   assignee: string | null;
@@ -141,7 +143,7 @@ export interface TopupReviewItemRow {
   decided_at: Date | null;
   note: string | null;
   due_at: Date;
-  escalation_level: number;
+  escalation_level: Generated<number>;
   escalated_at: Date | null;
   dedupe_key: string;
   created_at: ColumnType<Date, Date, never>;
@@ -153,8 +155,8 @@ export interface TopupReconRunRow {
   tenant_id: string;
   bill_date: string;
   status: 'running' | 'done' | 'failed';
-  bill_rows: number;
-  matched: number;
+  bill_rows: Generated<number>;
+  matched: Generated<number>;
   counts: Json;
   totals: Json;
   bill_hash: string | null;
@@ -194,7 +196,7 @@ export interface TopupTrustedContactRow {
 
 export interface TopupSettingsRow {
   tenant_id: string;
-  paused: boolean;
+  paused: Generated<boolean>;
   paused_message: string | null;
   paused_at: Date | null;
   paused_by: string | null;

@@ -68,7 +68,7 @@ export function h5Routes(opts: H5RoutesOptions = {}): ModulePlugin {
       const notBuilt = async () => {
         throw new AppError('not_ready', 'the H5 app is not built: run `npm run build:web` (npm start does it)');
       };
-      app.get('/h5', { schema: { hide: true } }, notBuilt);
+      app.get('/h5/', { schema: { hide: true } }, notBuilt);
       app.get('/h5/*', { schema: { hide: true } }, notBuilt);
       return;
     }
@@ -89,15 +89,15 @@ export function h5Routes(opts: H5RoutesOptions = {}): ModulePlugin {
         lastModified: false,
         serveDotFiles: false,
         globIgnore: ['**/*.gz', '**/*.br', 'index.html', '.*'],
-        setHeaders: (res, filePath) => {
+        setHeaders: (reply, filePath) => {
           const rel = path.relative(root, filePath).split(path.sep);
-          res.setHeader('cache-control', rel[0] === HASHED_DIR ? IMMUTABLE_CACHE : REVALIDATE_CACHE);
-          res.setHeader('x-content-type-options', 'nosniff');
+          reply.header('cache-control', rel[0] === HASHED_DIR ? IMMUTABLE_CACHE : REVALIDATE_CACHE);
+          reply.header('x-content-type-options', 'nosniff');
         },
         schemaHide: true,
       });
 
-      h5.get('/h5', { schema: { hide: true } }, async (_req, reply) => sendIndex(reply, html));
+      // The server ignores trailing slashes: this is /h5 as well.
       h5.get('/h5/', { schema: { hide: true } }, async (_req, reply) => sendIndex(reply, html));
       h5.get('/h5/*', { schema: { hide: true } }, async (req, reply) => {
         const rest = (req.params as { '*': string })['*'];

@@ -1,14 +1,29 @@
 // Vite build of the cardholder H5 app: served by the server under /h5/, pages code-split, charts only on the trends page.
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
 import vue from '@vitejs/plugin-vue';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 
+/**
+ * Vant's icon font is inlined as a woff2 data URI with a fallback on a CDN. The pages never reach
+ * out to third parties (privacy, CSP, closed networks): drop the remote fallback at build time.
+ */
+function noRemoteFonts(): Plugin {
+  return {
+    name: 'wecard-no-remote-fonts',
+    enforce: 'pre',
+    transform(code, id) {
+      if (!id.includes('/vant/') || !id.endsWith('.css')) return null;
+      return { code: code.replace(/,\s*url\(\/\/at\.alicdn\.com[^)]*\)\s*format\("woff"\)/g, ''), map: null };
+    },
+  };
+}
+
 export default defineConfig({
   root,
   base: '/h5/',
-  plugins: [vue()],
+  plugins: [vue(), noRemoteFonts()],
   define: {
     // Composition API only: the options API and devtools hooks are dead weight in the bundle.
     __VUE_OPTIONS_API__: 'false',

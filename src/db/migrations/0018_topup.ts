@@ -41,6 +41,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('load_deadline', 'timestamptz')
     .addColumn('loaded_at', 'timestamptz')
     .addColumn('load_channel', 'text')
+    .addColumn('load_ledger_id', 'text')
     .addColumn('expires_at', 'timestamptz', (c) => c.notNull())
     .addColumn('created_at', 'timestamptz', (c) => c.notNull())
     .addColumn('updated_at', 'timestamptz', (c) => c.notNull())

@@ -125,6 +125,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('retired_at', 'timestamptz')
     .addPrimaryKeyConstraint('notify_export_keys_pk', ['tenant_id', 'kid'])
     .execute();
+  // One signing key at a time per tenant: two instances enabling the export at once make one key.
+  await sql`create unique index notify_export_keys_active on notify_export_keys (tenant_id) where retired_at is null`.execute(db);
   await db.schema
     .createTable('notify_exports')
     .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))

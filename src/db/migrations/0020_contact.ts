@@ -1,7 +1,20 @@
-// contact tables: routing settings, agents and their tokens, contact requests (state ↔ bill), CS contexts, emergency service ids, funnel journeys (owned by src/contact).
+// contact tables: bill refs, routing settings, agents and their tokens, contact requests (state ↔ bill), CS contexts, emergency service ids, funnel journeys (owned by src/contact).
 import { sql, type Kysely } from 'kysely';
 
 export async function up(db: Kysely<any>): Promise<void> {
+  // A ref is an HMAC of the bill (src/contact/bill-ref.ts); the row says what it maps to.
+  await db.schema
+    .createTable('contact_bill_refs')
+    .addColumn('ref', 'text', (c) => c.primaryKey().check(sql`ref ~ '^bill_[0-9a-z]{26}$'`))
+    .addColumn('bill_key', 'text', (c) => c.notNull().check(sql`bill_key ~ '^[0-9a-f]{64}$'`))
+    .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
+    .addColumn('user_id', 'text', (c) => c.notNull())
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('source_id', 'text', (c) => c.notNull().check(sql`length(source_id) <= 200`))
+    .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+    .execute();
+  await sql`create index contact_bill_refs_age on contact_bill_refs (created_at)`.execute(db);
+
   await db.schema
     .createTable('contact_settings')
     .addColumn('tenant_id', 'text', (c) => c.primaryKey().references('tenants.id'))
@@ -125,7 +138,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  for (const t of ['contact_journeys', 'contact_emergencies', 'contact_contexts', 'contact_requests', 'contact_agent_tokens', 'contact_agents', 'contact_settings']) {
+  for (const t of ['contact_bill_refs', 'contact_journeys', 'contact_emergencies', 'contact_contexts', 'contact_requests', 'contact_agent_tokens', 'contact_agents', 'contact_settings']) {
     await db.schema.dropTable(t).ifExists().execute();
   }
 }

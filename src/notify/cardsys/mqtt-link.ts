@@ -19,7 +19,11 @@ export interface MqttLinkOptions {
   /** Topic filters (QoS 1) subscribed on every connect. */
   subscriptions: string[];
   log: Logger;
-  /** Runs for each message; the broker gets its PUBACK when this settles. Must not throw. */
+  /**
+   * Runs for each message; the broker gets its PUBACK when this settles. MQTT.js reads no other
+   * packet meanwhile, so a handler must not await a publish on the same link (its PUBACK would wait
+   * behind the handler).
+   */
   onMessage: (topic: string, payload: Buffer) => Promise<void>;
   /** Called on each connect after the first (the link was down: the caller may want a catch-up). */
   onReconnect?: () => void;
@@ -99,7 +103,7 @@ export class MqttLink {
       this.#o.log.info({ broker: where, sessionPresent: connack.sessionPresent }, 'mqtt connected');
       if (this.#connects > 1) this.#o.onReconnect?.();
       client.subscribe(
-        this.#o.subscriptions.map((t) => t),
+        this.#o.subscriptions,
         { qos: 1 },
         (err) => {
           if (err) {

@@ -32,6 +32,7 @@ export class CardsysSimulator {
   readonly topicRoot: string;
   readonly #ctx: AppContext;
   readonly #link: MqttLink;
+  readonly #answering = new Set<Promise<void>>();
   readonly #sent = new Map<string, { tenantId: string; message: Record<string, unknown> }>();
   /** Cards per part when answering a sync request (tests set it small to get several parts). */
   snapshotPartSize = CARDSYS_SNAPSHOT_PART_MAX;
@@ -59,8 +60,9 @@ export class CardsysSimulator {
     return this.#link.ready();
   }
 
-  stop(): Promise<void> {
-    return this.#link.stop();
+  async stop(): Promise<void> {
+    await Promise.all([...this.#answering]);
+    await this.#link.stop();
   }
 
   /** The tenant's current key, linking the tenant on first use (the sandbox hands itself the key). */
@@ -126,16 +128,24 @@ export class CardsysSimulator {
     return { snapshotId, parts, cards: cards.length };
   }
 
+  /**
+   * Answers a sync request. The snapshot goes out after the handler returns: MQTT.js reads the
+   * next packet (our PUBACKs among them) only once the handler is done, so awaiting a publish
+   * here would wait on itself.
+   */
   async #onSyncRequest(topic: string, payload: Buffer): Promise<void> {
     try {
       const { tenantId, kind } = parseCardsysTopic(this.topicRoot, topic);
       if (kind !== 'sync-request' || !this.answerSyncRequests) return;
       const keys = await activeKeys(this.#ctx.db, this.#ctx.crypto, tenantId);
       const req = parseCardsysMessage('sync-request', openCardsysMessage(topic, payload, (kid) => keys.find((k) => k.kid === kid)));
-      const r = await this.publishSnapshot(tenantId, { requestId: req.requestId, partSize: this.snapshotPartSize, now: this.#ctx.clock.now() });
-      this.#ctx.log.info({ tenantId, requestId: req.requestId, snapshotId: r.snapshotId, parts: r.parts }, 'sandbox card system answered a sync request');
+      const answer = this.publishSnapshot(tenantId, { requestId: req.requestId, partSize: this.snapshotPartSize, now: this.#ctx.clock.now() })
+        .then((r) => this.#ctx.log.info({ tenantId, requestId: req.requestId, snapshotId: r.snapshotId, parts: r.parts }, 'sandbox card system answered a sync request'))
+        .catch((err) => this.#ctx.log.warn({ err: { message: (err as Error).message } }, 'sandbox card system could not answer a sync request'))
+        .finally(() => this.#answering.delete(answer));
+      this.#answering.add(answer);
     } catch (err) {
-      this.#ctx.log.warn({ err: { message: (err as Error).message } }, 'sandbox card system could not answer a sync request');
+      this.#ctx.log.warn({ err: { message: (err as Error).message } }, 'sandbox card system refused a sync request');
     }
   }
 }

@@ -97,7 +97,6 @@ async function finishLate(ctx: AppContext, msg: OaInbound, dedupKey: string, res
  * out: the user gets it, and a retry (only if this answer is lost) would get `success`.
  */
 async function record(ctx: AppContext, opts: HandleOptions, msg: OaInbound, dedupKey: string, outcome: { state: 'replied' | 'failed'; reply: string | null; now: Date }): Promise<void> {
-  if (process.env.NODB) return;
   try {
     await opts.claims.finish(msg.tenantId, dedupKey, outcome);
   } catch (err) {
@@ -118,7 +117,7 @@ export async function handlePush(
   receivedAtMs: number,
 ): Promise<{ plaintext: string | undefined; outcome: PushOutcome }> {
   const { msg, dedupKey } = push;
-  const claim = process.env.NODB ? { fresh: true as const } : await opts.claims.claim(tenant.tenantId, dedupKey, ctx.clock.now());
+  const claim = await opts.claims.claim(tenant.tenantId, dedupKey, ctx.clock.now());
   if (!claim.fresh) {
     if (claim.state === 'replied' && claim.reply !== null) return { plaintext: claim.reply, outcome: 'duplicate_replied' };
     return { plaintext: undefined, outcome: 'duplicate_success' };

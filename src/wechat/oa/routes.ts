@@ -1,4 +1,5 @@
 // HTTP face of the OA server protocol: GET /wechat/oa/{tenantId} (URL verification) and POST (messages and events).
+import { randomBytes } from 'node:crypto';
 import { Type } from 'typebox';
 import { Counter } from 'prom-client';
 import type { App } from '../../app/server.ts';
@@ -36,6 +37,22 @@ const PushQuery = Type.Object({
   msg_signature: Type.Optional(Hex40),
 });
 
+/** Reply encryption needs 16 random bytes per reply: taken from one CSPRNG draw per 256 replies. */
+const RANDOM_POOL_BYTES = 4_096;
+
+function randomPrefixes(): () => Buffer {
+  let pool = Buffer.alloc(0);
+  let at = 0;
+  return () => {
+    if (at + 16 > pool.length) {
+      pool = randomBytes(RANDOM_POOL_BYTES);
+      at = 0;
+    }
+    at += 16;
+    return pool.subarray(at - 16, at);
+  };
+}
+
 function replyNonce(): string {
   let s = '';
   for (let i = 0; i < NONCE_DIGITS; i++) s += String(Math.floor(Math.random() * 10));
@@ -46,6 +63,7 @@ export async function registerOaRoutes(app: App, ctx: AppContext, handler: Omit<
   const tenants = new OaTenantCache(ctx);
   const opts: HandleOptions = { ...handler, claims: new ClaimBatcher(ctx.db) };
   const schedulePurge = purgeScheduler(ctx);
+  const nextRandom = randomPrefixes();
   const pushes = new Counter({
     name: 'wecard_oa_pushes_total',
     help: 'Official Account pushes by outcome',
@@ -111,7 +129,7 @@ export async function registerOaRoutes(app: App, ctx: AppContext, handler: Omit<
           const contentType = push.format === 'json' ? 'application/json; charset=utf-8' : 'text/xml; charset=utf-8';
           if (!push.encrypted) return reply.type(contentType).send(answer.plaintext);
           const timestamp = String(Math.floor(nowMs / 1000));
-          return reply.type(contentType).send(buildEnvelope(tenant.crypto, answer.plaintext, timestamp, replyNonce(), push.format));
+          return reply.type(contentType).send(buildEnvelope(tenant.crypto, answer.plaintext, timestamp, replyNonce(), push.format, nextRandom()));
         } finally {
           pushes.inc({ outcome });
         }

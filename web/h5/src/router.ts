@@ -25,7 +25,7 @@ export const router = createRouter({
     { path: '/cards/:cardId/statement', name: 'statement', component: () => import('./pages/StatementPage.vue'), meta: { auth: true, title: 'statement.title' } },
     { path: '/cards/:cardId/trends', name: 'trends', component: () => import('./pages/TrendsPage.vue'), meta: { auth: true, title: 'trends.title' } },
     { path: '/overview', name: 'overview', component: () => import('./pages/OverviewPage.vue'), meta: { auth: true, tab: true, title: 'overview.title' } },
-    { path: '/quick-balance', name: 'quick', component: () => import('./pages/QuickBalancePage.vue'), meta: { title: 'quick.title' } },
+    { path: '/quick-balance', name: 'quick', component: () => import('./pages/QuickBalancePage.vue'), meta: { auth: true, title: 'quick.title' } },
     { path: '/consents', name: 'consents', component: () => import('./pages/ConsentsPage.vue'), meta: { auth: true, title: 'consents.title' } },
     { path: '/me', name: 'me', component: () => import('./pages/MePage.vue'), meta: { auth: true, tab: true, title: 'me.title' } },
     // Issue 8's later part: top-up (issue 6) and bill → customer service (issue 7).

@@ -83,12 +83,16 @@ function fillCardholders() {
   if (select.options.length > 1) select.selectedIndex = 1;
 }
 
-/** The sandbox user standing for this tenant and cardholder, created once and remembered in this browser. */
+/**
+ * The sandbox user standing for this tenant and cardholder, created once and remembered in this
+ * browser. A cardholder's user carries their phone, as their WeChat account would.
+ */
 async function sandboxUser(tenantId, cardholderKey, fresh) {
   const key = `${STORAGE_PREFIX}${tenantId}:${cardholderKey}`;
   const known = fresh ? null : localStorage.getItem(key);
   if (known) return known;
-  const user = await call('POST', API.users, { tenantId });
+  const holder = cardholderKey === 'anon' ? null : state.demo.cardholders[Number(cardholderKey)];
+  const user = await call('POST', API.users, holder && holder.phone ? { tenantId, phone: holder.phone } : { tenantId });
   localStorage.setItem(key, user.openid);
   return user.openid;
 }

@@ -32,6 +32,17 @@ export interface Txn {
   balanceAfter: number | null;
 }
 
+/**
+ * A statement range: institutions that page back in time take a `month` (or nothing: the whole
+ * window); custom-range institutions take `from`/`to` (YYYY-MM-DD, Asia/Shanghai).
+ */
+export interface StatementQuery {
+  month?: string;
+  from?: string;
+  to?: string;
+  direction?: 'credit' | 'debit';
+}
+
 export interface TrendPoint {
   month: string;
   income: number;
@@ -39,6 +50,8 @@ export interface TrendPoint {
 }
 
 export interface OverviewAccount {
+  /** Why no balance is shown (step_up_required, card_lost, core_unavailable, …), if none is. */
+  unavailable: string | null;
   cardId: string | null;
   institution: string | null;
   maskedNumber: string | null;
@@ -89,10 +102,10 @@ export const api = {
   reactivate: (cardId: string) => request<{ cardId: string; status: string }>(`/api/v1/cards/${enc(cardId)}/reactivation`, { method: 'POST', body: {} }),
 
   balance: (cardId: string) => request<Balance>(`/api/v1/cards/${enc(cardId)}/balance`),
-  transactions: (cardId: string, q: { from?: string; to?: string; cursor?: string | null; limit?: number; direction?: string }, opts: RequestOptions = {}) =>
+  transactions: (cardId: string, q: StatementQuery & { cursor?: string | null; limit?: number }, opts: RequestOptions = {}) =>
     request<unknown>(`/api/v1/cards/${enc(cardId)}/transactions`, { ...opts, query: { ...q, cursor: q.cursor ?? undefined } }).then(normaliseTxnPage),
-  transactionsCsv: (cardId: string, q: { from?: string; to?: string; direction?: string }) =>
-    request<Response>(`/api/v1/cards/${enc(cardId)}/transactions.csv`, { query: q, raw: true, headers: { accept: 'text/csv' } }),
+  transactionsCsv: (cardId: string, q: StatementQuery) =>
+    request<Response>(`/api/v1/cards/${enc(cardId)}/transactions.csv`, { query: { ...q }, raw: true, headers: { accept: 'text/csv' } }),
   trends: (cardId: string, months: number) => request<unknown>(`/api/v1/cards/${enc(cardId)}/trends`, { query: { months } }).then(normaliseTrends),
   overview: () => request<unknown>('/api/v1/overview').then(normaliseOverview),
 
@@ -128,7 +141,7 @@ export function normaliseTxn(raw: unknown): Txn {
     bookedAt: str(r.bookedAt) ?? str(r.at) ?? '',
     amount: num(r.amount) ?? 0,
     currency: str(r.currency) ?? 'CNY',
-    direction: str(r.direction) ?? ((num(r.amount) ?? 0) < 0 ? 'out' : 'in'),
+    direction: str(r.direction) ?? ((num(r.amount) ?? 0) < 0 ? 'debit' : 'credit'),
     counterparty: str(r.counterparty),
     description: str(r.description),
     balanceAfter: num(r.balanceAfter),
@@ -163,6 +176,7 @@ export function normaliseOverview(raw: unknown): Overview {
       available: num(a.available) ?? num(bal.available),
       currency: str(a.currency) ?? str(bal.currency) ?? 'CNY',
       stale: a.stale === true || bal.stale === true,
+      unavailable: str(a.unavailable),
     };
   });
   let totals: Overview['totals'] = [];

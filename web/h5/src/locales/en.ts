@@ -116,6 +116,9 @@ export default {
     date: '{month}月{day}日',
   },
   statement: {
+    month: 'Month',
+    allMonths: 'All of the last {months} months',
+    customRange: 'Custom dates',
     title: 'Statement',
     from: 'From',
     to: 'To',

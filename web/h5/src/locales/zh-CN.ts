@@ -135,6 +135,9 @@ export default {
     date: '{month}月{day}日',
   },
   statement: {
+    month: '月份',
+    allMonths: '近{months}个月全部',
+    customRange: '自定义日期',
     title: '交易明细',
     from: '开始日期',
     to: '结束日期',
