@@ -13,10 +13,12 @@ import { corePort } from '../core/index.ts';
 import { sandboxCoreRoutes } from '../sandbox/core/index.ts';
 import { payNotifications } from '../wechat/pay/index.ts';
 import { sandboxPayRoutes } from '../sandbox/pay/index.ts';
+import { interchange } from '../notify/index.ts';
+import { sandboxCardsysRoutes } from '../sandbox/cardsys/index.ts';
 
 export function modulesFor(config: Config): ModulePlugin[] {
-  const modules: ModulePlugin[] = [corePort(), auditJobs, riskModule, identityRoutes(), withCardholderAuth(consentRoutes), wecomCallbacks(), payNotifications()];
+  const modules: ModulePlugin[] = [corePort(), auditJobs, riskModule, identityRoutes(), withCardholderAuth(consentRoutes), wecomCallbacks(), payNotifications(), interchange()];
   // The sandbox's routes exist only with the sandbox on; config refuses SANDBOX in production.
-  if (config.sandbox) modules.push(demoRoutes, sandboxWxRoutes, sandboxWecomRoutes, sandboxFaceRoutes, sandboxCoreRoutes, sandboxPayRoutes);
+  if (config.sandbox) modules.push(demoRoutes, sandboxWxRoutes, sandboxWecomRoutes, sandboxFaceRoutes, sandboxCoreRoutes, sandboxPayRoutes, sandboxCardsysRoutes);
   return modules;
 }

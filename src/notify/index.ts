@@ -74,3 +74,5 @@ export { enableDailyExport, rotateExportKey, disableDailyExport, exportPublicKey
 export { EXPORT_COLUMNS, exportCsv, verifyExport } from './export/csv.ts';
 export { topupExportSource, type ExportTopup, type ListTopupsForDay } from './export/source.ts';
 export { shanghaiDay, dayBounds, nextExportRunAt } from './export/policy.ts';
+export { pruneWebhooks, WEBHOOK_PRUNE_TOPIC, WEBHOOK_RETENTION_MS } from './webhooks/prune.ts';
+export { interchange, type InterchangeOptions } from './plugin.ts';

@@ -165,7 +165,7 @@ export class CardStatusFeed {
         if (parsed.type === 'card.status') {
           const r = await processStatusEvent(this.#ctx, tenantId, parsed, now);
           this.#counter.inc({ kind, outcome: r.outcome });
-          this.#ctx.log.info({ tenantId, eventId: parsed.eventId, card: parsed.cardNumber, status: parsed.status, outcome: r.outcome }, 'card status event');
+          this.#ctx.log.info({ tenantId, eventId: parsed.eventId, card: parsed.cardNumber.masked, status: parsed.status, outcome: r.outcome }, 'card status event');
         } else if (parsed.type === 'card.snapshot') {
           const r = await processSnapshotPart(this.#ctx, tenantId, parsed, now);
           this.#counter.inc({ kind, outcome: r.duplicate ? 'duplicate' : 'applied' });

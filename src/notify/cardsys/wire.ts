@@ -79,9 +79,11 @@ function macOf(key: CardsysKey, topic: string, iv: Buffer, ct: Buffer): Buffer {
  * topic, key id, IV and ciphertext (encrypt-then-MAC). Binding the topic stops a valid message of
  * one tenant or kind from being replayed onto another topic. Node has no SM4-GCM (DOMAIN.md).
  */
-export function seal(topic: string, key: CardsysKey, message: unknown): Buffer {
+export function seal(topic: string, key: CardsysKey, message: unknown, fixedIv?: Buffer): Buffer {
   if (key.enc.length !== CARDSYS_SM4_KEY_BYTES || key.mac.length !== CARDSYS_MAC_KEY_BYTES) throw new Error('bad card-system key length');
-  const iv = randomBytes(IV_BYTES);
+  // A fixed IV is for the published test vector only; every real message gets a fresh one.
+  const iv = fixedIv ?? randomBytes(IV_BYTES);
+  if (iv.length !== IV_BYTES) throw new Error('bad IV length');
   const cipher = createCipheriv('sm4-cbc', key.enc, iv);
   const ct = Buffer.concat([cipher.update(JSON.stringify(message), 'utf8'), cipher.final()]);
   const envelope = { v: 1, kid: key.kid, iv: iv.toString('base64'), ct: ct.toString('base64'), mac: macOf(key, topic, iv, ct).toString('base64') };

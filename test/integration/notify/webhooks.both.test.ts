@@ -16,6 +16,8 @@ import {
   listWebhookDeliveries,
   listWebhookEndpoints,
   partnerWebhooks,
+  pruneWebhooks,
+  WEBHOOK_RETENTION_MS,
   replayDeadWebhookDeliveries,
   replayWebhookDelivery,
   type TransactionEvent,
@@ -242,6 +244,27 @@ describe('partner webhooks', () => {
     expect(all).toHaveLength(5);
     expect(third.nextCursor).toBeNull();
     expect(all.map((d) => d.createdAt.getTime())).toEqual([...all.map((d) => d.createdAt.getTime())].sort((a, b) => b - a));
+  });
+
+  it('prunes delivered deliveries and their events after the retention, and keeps dead letters', async () => {
+    const { tenantId } = await citizenTenant(t.ctx, clock.now(), 0);
+    const { receiver } = await partner(tenantId);
+    await inTx(t.ctx.db, (tx) => enqueueTransactionEvent(tx, credited(tenantId)));
+    await drain();
+    receiver.answers.push(...Array.from({ length: WEBHOOK_MAX_ATTEMPTS }, () => 500));
+    await inTx(t.ctx.db, (tx) => enqueueTransactionEvent(tx, credited(tenantId)));
+    await drain();
+    for (const delay of WEBHOOK_RETRY_SCHEDULE_MS) {
+      clock.advance(delay);
+      await drain();
+    }
+    const before = (await listWebhookDeliveries(t.ctx.db, tenantId)).items;
+    expect(before.map((d) => d.status).sort()).toEqual(['dead', 'delivered']);
+    clock.advance(WEBHOOK_RETENTION_MS);
+    expect(await pruneWebhooks(t.ctx.db, clock.now())).toBeGreaterThanOrEqual(2);
+    const after = (await listWebhookDeliveries(t.ctx.db, tenantId)).items;
+    expect(after.map((d) => d.status)).toEqual(['dead']);
+    expect(await t.ctx.db.selectFrom('notify_events').select('id').where('tenant_id', '=', tenantId).execute()).toHaveLength(1);
   });
 
   it('refuses endpoints with bad URLs or event types, plain http outside the sandbox, and events carrying clear personal data', async () => {
