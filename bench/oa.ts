@@ -1,7 +1,9 @@
 // OA safe-mode round trip: wecard's real endpoint (PostgreSQL dedup) vs node-webot's `wechat` middleware on a bare http server, same run; writes its RESULTS.md section with --write.
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createHash, randomInt } from 'node:crypto';
 import { createServer } from 'node:http';
+import { loadavg } from 'node:os';
 import { createRequire } from 'node:module';
 import autocannon from 'autocannon';
 import pg from 'pg';
@@ -25,6 +27,10 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '3');
 /** Issue 3: wecard's endpoint, dedup included, at least twice node-webot's throughput. */
 const TARGET_RATIO = 2;
 const TENANT_ID = 'bench-oa';
+/** wecard's pool names itself so its backends' CPU can be told from other clients of the database. */
+const APP_NAME = 'wecard-bench-oa';
+/** Linux USER_HZ: the unit of utime/stime in /proc/<pid>/stat. */
+const CLOCK_TICKS_PER_S = 100;
 /** Pushes prepared for a warm-up, before any rate is known. */
 const WARMUP_POOL_RPS = 10_000;
 
@@ -45,6 +51,10 @@ interface Figures {
   errors: number;
   non2xx: number;
   completed: number;
+  /** CPU of the server process per answered request (both servers share it; only one is under load at a time). */
+  serverCpuUs: number;
+  /** CPU of wecard's own PostgreSQL connections per answered request (0 for node-webot). */
+  pgCpuUs: number;
 }
 
 async function admin(text: string): Promise<string> {
@@ -76,7 +86,7 @@ async function child(): Promise<void> {
   const { default: pino } = await import('pino');
   // The production logger (one access line per request, redaction) into /dev/null, asynchronously.
   const log = createLogger(config.logLevel, pino.destination({ dest: '/dev/null', sync: false }));
-  const handle = openPostgres({ url: DB_URL, poolMax, schema, applicationName: 'wecard-bench-oa' });
+  const handle = openPostgres({ url: DB_URL, poolMax, schema, applicationName: APP_NAME });
   const { ctx } = await createContext(config, { log, dbHandle: handle, migrate: false });
   const app = await buildServer(ctx, { modules: [oaServer()] });
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -96,6 +106,9 @@ async function child(): Promise<void> {
   await new Promise<void>((r) => bare.listen(0, '127.0.0.1', r));
 
   const port = (s: { address(): unknown }) => (s.address() as { port: number }).port;
+  process.on('message', (m) => {
+    if (m === 'cpu') process.send!({ cpu: process.cpuUsage() });
+  });
   process.send!({ appPort: port(app.server), barePort: port(bare) });
   process.on('disconnect', () => process.exit(0));
   process.on('SIGTERM', () => process.exit(0));
@@ -151,9 +164,48 @@ function preparePool(expectedRps: number, seconds: number): { path: string; body
   return Array.from({ length: n }, freshPush);
 }
 
-async function measure(port: number, seconds: number, expectedRps: number): Promise<Figures> {
+/** User + system CPU of the server process, in µs. */
+function serverCpu(kid: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    const on = (m: unknown) => {
+      const cpu = (m as { cpu?: { user: number; system: number } }).cpu;
+      if (!cpu) return;
+      kid.off('message', on);
+      resolve(cpu.user + cpu.system);
+    };
+    kid.on('message', on);
+    kid.send('cpu');
+  });
+}
+
+/** CPU (µs) of the PostgreSQL backends serving wecard's pool, read from /proc (the database runs on this machine). */
+async function pgCpu(): Promise<number> {
+  const c = new pg.Client({ connectionString: DB_URL });
+  await c.connect();
+  let pids: string[];
+  try {
+    pids = (await c.query<{ pid: number }>(`select pid from pg_stat_activity where application_name = $1`, [APP_NAME])).rows.map((r) => String(r.pid));
+  } finally {
+    await c.end();
+  }
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      // A backend that ended meanwhile; its time is lost, which only understates.
+    }
+  }
+  return (ticks * 1_000_000) / CLOCK_TICKS_PER_S;
+}
+
+async function measure(kid: ChildProcess, port: number, seconds: number, expectedRps: number): Promise<Figures> {
   const pool = preparePool(expectedRps, seconds);
   let next = 0;
+  const cpu0 = await serverCpu(kid);
+  const pg0 = await pgCpu();
   const r = await autocannon({
     url: `http://127.0.0.1:${port}`,
     connections: CONNECTIONS,
@@ -171,13 +223,17 @@ async function measure(port: number, seconds: number, expectedRps: number): Prom
       },
     ],
   });
-  return { reqPerSec: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx, completed: r['2xx'] };
+  const answered = Math.max(1, r['2xx']);
+  const serverCpuUs = ((await serverCpu(kid)) - cpu0) / answered;
+  const pgCpuUs = ((await pgCpu()) - pg0) / answered;
+  return { reqPerSec: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx, completed: r['2xx'], serverCpuUs, pgCpuUs };
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 async function parent(): Promise<void> {
   const schema = `bench_${randomToken(6)}`;
+  const loadStart = loadavg()[0]!.toFixed(2);
   await admin(`create schema ${schema}`);
   const h = openPostgres({ url: DB_URL, poolMax: 2, schema, applicationName: 'wecard-bench-oa-seed' });
   const kid = fork(import.meta.filename, [], {
@@ -211,14 +267,17 @@ async function parent(): Promise<void> {
     const rowsBefore = Number(await admin(`select count(*) from ${schema}.oa_messages`));
 
     process.stdout.write(`warming up (${WARMUP_S}s each)…\n`);
-    const warmWebot = await measure(ports.barePort, WARMUP_S, WARMUP_POOL_RPS);
-    const warm = await measure(ports.appPort, WARMUP_S, WARMUP_POOL_RPS);
+    const warmWebot = await measure(kid, ports.barePort, WARMUP_S, WARMUP_POOL_RPS);
+    const warm = await measure(kid, ports.appPort, WARMUP_S, WARMUP_POOL_RPS);
     const webot: Figures[] = [];
     const wecard: Figures[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
-      webot.push(await measure(ports.barePort, DURATION_S, Math.max(warmWebot.reqPerSec, ...webot.map((f) => f.reqPerSec))));
-      wecard.push(await measure(ports.appPort, DURATION_S, Math.max(warm.reqPerSec, ...wecard.map((f) => f.reqPerSec))));
-      process.stdout.write(`round ${round}: node-webot ${webot.at(-1)!.reqPerSec.toFixed(0)} req/s, wecard ${wecard.at(-1)!.reqPerSec.toFixed(0)} req/s p99 ${wecard.at(-1)!.p99Ms} ms\n`);
+      webot.push(await measure(kid, ports.barePort, DURATION_S, Math.max(warmWebot.reqPerSec, ...webot.map((f) => f.reqPerSec))));
+      wecard.push(await measure(kid, ports.appPort, DURATION_S, Math.max(warm.reqPerSec, ...wecard.map((f) => f.reqPerSec))));
+      const [w, c] = [webot.at(-1)!, wecard.at(-1)!];
+      process.stdout.write(
+        `round ${round}: node-webot ${w.reqPerSec.toFixed(0)} req/s (${w.serverCpuUs.toFixed(0)} µs CPU/req), wecard ${c.reqPerSec.toFixed(0)} req/s p99 ${c.p99Ms} ms (${c.serverCpuUs.toFixed(0)} µs server + ${c.pgCpuUs.toFixed(0)} µs PostgreSQL CPU/req)\n`,
+      );
     }
     // Dedup was exercised honestly: every answered push left its own claim row.
     const rows = Number(await admin(`select count(*) from ${schema}.oa_messages`)) - rowsBefore;
@@ -229,8 +288,8 @@ async function parent(): Promise<void> {
     const ratio = wecardRps / webotRps;
     const pass = ratio >= TARGET_RATIO && errors === 0 && rows >= answered;
     const pgVersion = await admin('show server_version');
-    const row = (name: string, fs: Figures[]) =>
-      `| ${name} | ${mean(fs.map((f) => f.reqPerSec)).toFixed(0)} | ${Math.max(...fs.map((f) => f.p50Ms))} | ${Math.max(...fs.map((f) => f.p99Ms))} | ${fs.reduce((s, f) => s + f.errors + f.non2xx, 0)} |`;
+    const row = (name: string, fs: Figures[], withPg: boolean) =>
+      `| ${name} | ${mean(fs.map((f) => f.reqPerSec)).toFixed(0)} | ${Math.max(...fs.map((f) => f.p50Ms))} | ${Math.max(...fs.map((f) => f.p99Ms))} | ${mean(fs.map((f) => f.serverCpuUs)).toFixed(0)} | ${withPg ? mean(fs.map((f) => f.pgCpuUs)).toFixed(0) : '–'} | ${fs.reduce((s, f) => s + f.errors + f.non2xx, 0)} |`;
     const report = [
       SECTION_INTRO,
       '',
@@ -238,10 +297,12 @@ async function parent(): Promise<void> {
       `- machine: ${machine()}; PostgreSQL ${pgVersion} on the same machine`,
       `- load: autocannon, ${CONNECTIONS} connections, ${ROUNDS} rounds × ${DURATION_S} s per server after ${WARMUP_S} s warm-up; every request a fresh MsgId, encrypted and signed by @wecom/crypto in the load generator before each measurement (never replayed); server, database and load generator share the machine`,
       '',
-      '| server | req/s (mean) | p50 ms (worst round) | p99 ms (worst round) | errors |',
-      '|---|---|---|---|---|',
-      row('node-webot `wechat` 2.1 middleware, bare `http` server (reference, same run)', webot),
-      row('wecard `POST /wechat/oa/{tenantId}` (signatures, timestamp window, decrypt, parse, PostgreSQL dedup, reply, encrypt, request logging)', wecard),
+      `- machine load (1-minute average) at the start: ${loadStart}, at the end: ${loadavg()[0]!.toFixed(2)} (other work on the machine shares its 2 cores)`,
+      '',
+      '| server | req/s (mean) | p50 ms (worst round) | p99 ms (worst round) | server CPU µs/request | PostgreSQL CPU µs/request | errors |',
+      '|---|---|---|---|---|---|---|',
+      row('node-webot `wechat` 2.1 middleware, bare `http` server (reference, same run)', webot, false),
+      row('wecard `POST /wechat/oa/{tenantId}` (signatures, timestamp window, decrypt, parse, PostgreSQL dedup, reply, encrypt, request logging)', wecard, true),
       '',
       `Claims written during the wecard runs: ${rows} for ${answered} answered pushes (one per push: dedup ran on every request).`,
       '',
@@ -265,11 +326,14 @@ const SECTION_INTRO = `## Official Account safe-mode round trip (issue 3)
 What is measured: a safe-mode (AES) text push answered with an encrypted passive reply. wecard runs
 its real server (\`buildServer\` with \`oaServer()\`: request ids, metrics, problem+json, pino access
 logging at \`info\` into /dev/null) on PostgreSQL (\`DB_POOL_MAX\` 20): URL signature and
-msg_signature checks, timestamp window, AES decrypt, hardened XML parse, one \`insert … on conflict\`
-claim per push and one update recording the reply, the default handler, reply XML, AES encrypt and
-signature. The reference is node-webot's \`wechat\` middleware (same token, key and app id) on a bare
-Node \`http\` server in the same child process, answering the same text; it keeps no state, so it does
-no de-duplication.`;
+msg_signature checks, timestamp window, AES decrypt, XML parse, a de-duplication claim before the
+handler and the reply recorded after it (the claims and outcomes of concurrent pushes share one
+statement, \`insert … on conflict do nothing\` / \`update … from unnest\`), the default handler,
+reply XML, AES encrypt and signature. The reference is node-webot's \`wechat\` middleware (same
+token, key and app id) on a bare Node \`http\` server in the same child process, answering the same
+text; it keeps no state, so it does no de-duplication. CPU per request is measured on the server
+process (and on the PostgreSQL backends of wecard's pool), which stays meaningful when other work
+shares the machine; req/s does not.`;
 
 if (process.env.BENCH_OA_CHILD === '1') {
   child().catch((err) => {

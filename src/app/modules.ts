@@ -15,10 +15,17 @@ import { payNotifications } from '../wechat/pay/index.ts';
 import { sandboxPayRoutes } from '../sandbox/pay/index.ts';
 import { interchange } from '../notify/index.ts';
 import { sandboxCardsysRoutes } from '../sandbox/cardsys/index.ts';
+import { contactRoutes, contactWecomHandlers } from '../contact/index.ts';
+import { oaServer } from '../wechat/oa/index.ts';
+import { sandboxOaRoutes } from '../sandbox/oa/index.ts';
+import { phoneRoutes } from '../sandbox/phone/index.ts';
 
 export function modulesFor(config: Config): ModulePlugin[] {
-  const modules: ModulePlugin[] = [corePort(), auditJobs, riskModule, identityRoutes(), withCardholderAuth(consentRoutes), wecomCallbacks(), payNotifications(), interchange()];
+  const modules: ModulePlugin[] = [
+    corePort(), auditJobs, riskModule, identityRoutes(), withCardholderAuth(consentRoutes), wecomCallbacks(contactWecomHandlers()), payNotifications(), interchange(), oaServer(),
+    withCardholderAuth(({ authenticate }) => contactRoutes({ authenticate })),
+  ];
   // The sandbox's routes exist only with the sandbox on; config refuses SANDBOX in production.
-  if (config.sandbox) modules.push(demoRoutes, sandboxWxRoutes, sandboxWecomRoutes, sandboxFaceRoutes, sandboxCoreRoutes, sandboxPayRoutes, sandboxCardsysRoutes);
+  if (config.sandbox) modules.push(demoRoutes, sandboxWxRoutes, sandboxOaRoutes, phoneRoutes, sandboxWecomRoutes, sandboxFaceRoutes, sandboxCoreRoutes, sandboxPayRoutes, sandboxCardsysRoutes);
   return modules;
 }

@@ -98,7 +98,10 @@ export async function buildServer(ctx: AppContext, opts: BuildOptions = {}): Pro
         description: 'Cardholder, WeChat-facing and operator APIs of wecard. Errors are RFC 9457 problem+json with a stable `code`.',
       },
       components: {
-        securitySchemes: { session: { type: 'http', scheme: 'bearer', description: 'cardholder session token' } },
+        securitySchemes: {
+          session: { type: 'http', scheme: 'bearer', description: 'cardholder session token' },
+          agentToken: { type: 'http', scheme: 'bearer', description: "a tenant's customer-service desk token (csa_…)" },
+        },
       },
     },
   });

@@ -3,7 +3,7 @@ import type { AppContext } from '../app/context.ts';
 import { AppError } from '../app/errors.ts';
 import { readTransactions, MAX_TRANSACTIONS_PAGE } from '../core/index.ts';
 import { requireOwnCard } from '../identity/index.ts';
-import { findBillRef, saveBillRefs, SOURCE_ID_MAX_CHARS, type BillIdentity } from './bill-ref.ts';
+import { BILL_REF_PATTERN, billKeyOf, findBillRef, saveBillRefs, SOURCE_ID_MAX_CHARS, type BillIdentity } from './bill-ref.ts';
 import type { BillKind } from './policy.ts';
 import { safeTitle, type BillSnapshot } from './texts.ts';
 
@@ -21,7 +21,8 @@ export interface Bill {
   counterparty: string | null;
   /** The source's status word (`posted`, `pending`; top-up statuses from API.md). */
   status: string;
-  card: { cardId: string; maskedNumber: string; last4: string; kind: string } | null;
+  /** The card the bill is on; `cardId` is the caller's card token when the source knows it. */
+  card: { cardId: string | null; maskedNumber: string; last4: string; kind: string } | null;
 }
 
 export interface BillOwner {
@@ -37,7 +38,16 @@ export interface BillOwner {
 export interface BillSource {
   readonly kind: BillKind;
   load(ctx: AppContext, owner: BillOwner, sourceId: string, now: Date): Promise<Bill>;
+  /**
+   * The source id of the owner's bill with this order or serial number as the user reads it off
+   * a receipt (seed 003: "locate the bill by order/serial number"); undefined when it names none
+   * of the owner's bills. Optional: card transactions are not searched by number.
+   */
+  locate?(ctx: AppContext, owner: BillOwner, number: string): Promise<string | undefined>;
 }
+
+/** An identity-module principal for a bill owner (the sources check ownership by user and tenant only). */
+export const principalOf = (owner: BillOwner) => ({ tenantId: owner.tenantId, userId: owner.userId, sessionId: '', deviceId: '' });
 
 // ---------- card transactions ----------
 
@@ -62,7 +72,7 @@ export const transactionBills: BillSource = {
     if (!m) throw new AppError('not_found', 'no such bill');
     const [, cardId, bookedMs, transactionId] = m as unknown as [string, string, string, string];
     // Ownership through the binding: an unbound card's bills are gone for the cardholder.
-    const card = await requireOwnCard(ctx.db, { ...owner, sessionId: '', deviceId: '' }, cardId);
+    const card = await requireOwnCard(ctx.db, principalOf(owner), cardId);
     const at = new Date(Number(bookedMs));
     let cursor: string | undefined;
     for (let page = 0; page < TRANSACTION_LOOKUP_MAX_PAGES; page++) {
@@ -93,6 +103,8 @@ export const transactionBills: BillSource = {
 // ---------- refs and look-up ----------
 
 export interface ResolvedBill {
+  /** The bill's canonical ref (also when it was located by an order number). */
+  ref: string;
   identity: BillIdentity;
   billKey: string;
   bill: Bill;
@@ -122,6 +134,7 @@ export async function resolveBill(
   ref: string,
   now: Date,
 ): Promise<ResolvedBill> {
+  if (!BILL_REF_PATTERN.test(ref)) return locateBill(ctx, sources, owner, ref, now);
   const found = await findBillRef(ctx.db, ref);
   if (!found || found.tenantId !== owner.tenantId) throw new AppError('not_found', 'no such bill');
   if (found.userId !== owner.userId) throw new AppError('forbidden', 'the bill is not yours');
@@ -129,7 +142,24 @@ export async function resolveBill(
   if (!source) throw new AppError('not_found', `${found.kind} bills are not available here`);
   const bill = await source.load(ctx, owner, found.sourceId, now);
   const { billKey, ...identity } = found;
-  return { identity, billKey, bill };
+  return { ref, identity, billKey, bill };
+}
+
+/** Order and serial numbers a user may type: letters, digits, `_` and `-`. */
+const ORDER_NUMBER = /^[A-Za-z0-9_-]{6,64}$/;
+
+/** A bill named by its order number: only the caller's own bills are found, anything else is not_found. */
+async function locateBill(ctx: AppContext, sources: ReadonlyMap<BillKind, BillSource>, owner: BillOwner, number: string, now: Date): Promise<ResolvedBill> {
+  if (ORDER_NUMBER.test(number)) {
+    for (const source of sources.values()) {
+      const sourceId = await source.locate?.(ctx, owner, number);
+      if (!sourceId) continue;
+      const identity: BillIdentity = { tenantId: owner.tenantId, userId: owner.userId, kind: source.kind, sourceId };
+      const [ref] = await saveBillRefs(ctx.db, ctx.crypto, [identity], now);
+      return { ref: ref!, identity, billKey: billKeyOf(ctx.crypto, identity), bill: await source.load(ctx, owner, sourceId, now) };
+    }
+  }
+  throw new AppError('not_found', 'no such bill');
 }
 
 /** The masked summary customer service gets (see BillSnapshot). */

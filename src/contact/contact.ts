@@ -268,7 +268,7 @@ export async function viewBill(
     tenantId: principal.tenantId,
     actor: { kind: 'cardholder', id: principal.userId },
     action: 'bill.read',
-    subject: { kind: resolved.identity.kind, id: resolved.billKey.slice(0, 32) },
+    subject: { kind: resolved.identity.kind, id: resolved.ref },
     outcome: 'ok',
     ip: meta.ip,
     deviceId: principal.deviceId,

@@ -5,6 +5,7 @@
 //   withCardholderAuth(({ authenticate }) => contactRoutes({ authenticate, sources: [/* topup source */], operatorAuth }))
 // contactRoutes registers the module's jobs; every instance that runs jobs must mount it.
 export { billRefFor, billRefsFor, transactionSourceId, transactionBills, type Bill, type BillOwner, type BillSource } from './bills.ts';
+export { topupBills } from './topup-source.ts';
 export { BILL_REF_PATTERN, BILL_REFS_BATCH_MAX, type BillIdentity } from './bill-ref.ts';
 export { contactRoutes, FUNNEL_MAX_SPAN_MS, type ContactRoutesOptions, type OperatorAuth } from './routes.ts';
 export { contactWecomHandlers } from './wecom-events.ts';

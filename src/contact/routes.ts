@@ -7,6 +7,7 @@ import { AppError } from '../app/errors.ts';
 import { fenToJsonNumber } from '../shared/money.ts';
 import { TENANT_ID_PATTERN } from '../tenants/index.ts';
 import { transactionBills, type Bill, type BillSource } from './bills.ts';
+import { topupBills } from './topup-source.ts';
 import { contactStatus, startContact, viewBill, type ContactAnswer } from './contact.ts';
 import { csRoutes } from './cs-routes.ts';
 import { issueUserCode } from './emergency.ts';
@@ -23,7 +24,7 @@ export interface OperatorAuth {
 export interface ContactRoutesOptions {
   /** The cardholder session hook (withCardholderAuth passes it). */
   authenticate: Authenticate;
-  /** Bill sources besides card transactions: the topup module's once it serves one order to its owner. */
+  /** Bill sources replacing the defaults (card transactions, top-up orders) of the same kind. */
   sources?: BillSource[];
   /** Without it the admin funnel route is not mounted. */
   operatorAuth?: OperatorAuth;
@@ -48,7 +49,7 @@ const BillSchema = Type.Object({
   occurredAt: DateTime,
   title: Type.String(),
   counterparty: Nullable(Type.String()),
-  card: Nullable(Type.Object({ cardId: Type.String(), maskedNumber: Type.String(), last4: Type.String(), kind: Type.String() })),
+  card: Nullable(Type.Object({ cardId: Nullable(Type.String({ description: 'the bound card token, when the bill names one' })), maskedNumber: Type.String(), last4: Type.String(), kind: Type.String() })),
 });
 
 const ContactSchema = Type.Object({
@@ -93,7 +94,10 @@ const metaOf = (req: FastifyRequest) => ({ ip: req.ip, requestId: req.id });
  * see cs-routes.ts), the admin funnel when an operator hook is given; and its background jobs.
  */
 export function contactRoutes(opts: ContactRoutesOptions): ModulePlugin {
-  const sources = new Map<BillKind, BillSource>([['transaction', transactionBills]]);
+  const sources = new Map<BillKind, BillSource>([
+    ['transaction', transactionBills],
+    ['topup', topupBills],
+  ]);
   for (const s of opts.sources ?? []) sources.set(s.kind, s);
   return async (app, ctx) => {
     registerContactJobs(ctx);
@@ -102,11 +106,11 @@ export function contactRoutes(opts: ContactRoutesOptions): ModulePlugin {
 
     app.get(
       '/api/v1/bills/:billRef',
-      { preHandler, schema: { tags: ['cardholder'], summary: 'One bill (a card transaction or a top-up order) the user owns', security, params: BillRefParams, response: { 200: BillSchema } } },
+      { preHandler, schema: { tags: ['cardholder'], summary: 'One bill (a card transaction or a top-up order) the user owns, by its ref, or a top-up by its order or transaction number', security, params: BillRefParams, response: { 200: BillSchema } } },
       async (req) => {
         const { billRef } = req.params as { billRef: string };
         const r = await viewBill(ctx, sources, cardholderOf(req), billRef, metaOf(req));
-        return billView(billRef, r.bill);
+        return billView(r.ref, r.bill);
       },
     );
 

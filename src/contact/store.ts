@@ -103,7 +103,7 @@ export async function markFirstMessage(tx: Tx, tenantId: string, externalUserId:
   return { changed: changed.map((c) => c.request_id), open: open.length };
 }
 
-/** Deletes the context when its time is up (or at once with `now` = Infinity-like `force`); returns whether it went. */
+/** Deletes the context once its time is up (`force`: at once); returns the deleted row. */
 export async function deleteContext(db: Db | Tx, id: string, now: Date, opts: { force?: boolean } = {}): Promise<ContextRow | undefined> {
   let q = db.deleteFrom('contact_contexts').where('id', '=', id);
   if (!opts.force) q = q.where('expires_at', '<=', now);

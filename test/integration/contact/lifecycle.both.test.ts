@@ -1,40 +1,8 @@
-// Contact lifecycle: another user's bill, the 30-minute purge of an unused QR code, the human queue (closed, busy), routing by bill kind, limits, the relationship ending.
+// Contact lifecycle: another user's bill, the 30-minute purge of an unused QR code, the human queue (closed, busy), limits, an unbound card.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { coreCardIdOf, startWorld, type Session, type World } from './world.ts';
-import { AppError } from '../../../src/app/errors.ts';
-import { billRefFor, configureContactAgents, setContactSettings, DEFAULT_SCHEDULE, QR_TTL_MS, type BillSource } from '../../../src/contact/index.ts';
+import { configureContactAgents, setContactSettings, DEFAULT_SCHEDULE, QR_TTL_MS } from '../../../src/contact/index.ts';
 import type { CoreTransaction } from '../../../src/core/index.ts';
-
-// The topup module serves its orders through this port once it exists; until then the test plays it.
-interface Order {
-  tenantId: string;
-  userId: string;
-  amountFen: bigint;
-  status: string;
-  at: Date;
-}
-const orders = new Map<string, Order>();
-const topupSource: BillSource = {
-  kind: 'topup',
-  async load(_ctx, owner, sourceId) {
-    const o = orders.get(sourceId);
-    if (!o || o.tenantId !== owner.tenantId) throw new AppError('not_found', 'no such order');
-    if (o.userId !== owner.userId) throw new AppError('forbidden', 'not your order');
-    return {
-      kind: 'topup',
-      sourceId,
-      orderNumber: sourceId,
-      amountFen: o.amountFen,
-      currency: 'CNY',
-      direction: 'credit',
-      occurredAt: o.at,
-      title: '市民卡充值',
-      counterparty: null,
-      status: o.status,
-      card: null,
-    };
-  },
-};
 
 let w: World;
 let a: Session;
@@ -44,7 +12,7 @@ let aTxs: CoreTransaction[];
 const tenantId = 'abc-demo';
 
 beforeAll(async () => {
-  w = await startWorld({ sources: [topupSource] });
+  w = await startWorld();
   a = await w.signIn(tenantId);
   b = await w.signIn(tenantId);
   const zhang = w.holder(tenantId, '张伟明');
@@ -140,6 +108,19 @@ describe('an unused QR code', () => {
   });
 });
 
+describe('two taps at once', () => {
+  it('make one request and one contact way; both answers name it', async () => {
+    const ref = await w.refOf(a, aCard.cardId, aTxs[8]!);
+    const before = (await ways()).length;
+    const [x, y] = await Promise.all([contact(a, ref), contact(a, ref)]);
+    expect([x.status, y.status].sort()).toEqual([200, 201]);
+    expect(x.body.contactId).toBe(y.body.contactId);
+    for (const r of [x, y]) expect(['ready', 'preparing']).toContain(r.body.status);
+    expect((await ways()).length).toBe(before + 1);
+    expect((await w.call('GET', `/api/v1/contacts/${x.body.contactId}`, { session: a })).body.status).toBe('ready');
+  });
+});
+
 describe('the human queue', () => {
   it('queues outside business hours with the wait until the opening, and hands out the QR code once open', async () => {
     // 14:30 in Shanghai now; open only from 20:00.
@@ -189,52 +170,6 @@ describe('the human queue', () => {
     expect((await w.call('GET', `/api/v1/contacts/${third.body.contactId}`, { session: d })).body).toMatchObject({ status: 'queued', queue: { position: 1 } });
     // Another user's contact request is not theirs to read.
     expect((await w.call('GET', `/api/v1/contacts/${second.body.contactId}`, { session: d })).status).toBe(403);
-  });
-});
-
-describe('routing by bill kind and the top-up source', () => {
-  it('routes a top-up order to the agent who takes top-ups, and remarks it with the order number and amount', async () => {
-    const t = 'hz-citizen-card';
-    const e = await w.signIn(t);
-    await configureContactAgents(w.server.ctx, t, [
-      { userId: 'ZhangMin', displayName: '张敏', title: '客服专员', billKinds: ['transaction'] },
-      { userId: 'WangFang', displayName: '王芳', title: '客服主管', billKinds: ['topup'] },
-    ]);
-    orders.set('TU202603180001', { tenantId: t, userId: e.userId, amountFen: 10_000n, status: 'completed', at: new Date('2026-03-18T05:00:00Z') });
-    const ref = await billRefFor(w.server.ctx, { tenantId: t, userId: e.userId, kind: 'topup', sourceId: 'TU202603180001' });
-    const bill = await w.call('GET', `/api/v1/bills/${ref}`, { session: e });
-    expect(bill.body).toMatchObject({ kind: 'topup', orderNumber: 'TU202603180001', amount: 10_000, direction: 'credit', status: 'completed', card: null });
-    const r = await contact(e, ref);
-    expect(r.body).toMatchObject({ status: 'ready', maskedAgent: { name: '王*', id: 'Wa****ng', title: '客服主管' } });
-    const scan = await w.sandboxCall('POST', `/sandbox/api/wecom/contact-ways/${r.body.qrCodeUrl.split('/').pop()}/scan`, {});
-    expect(scan.body.userId).toBe('WangFang');
-    await w.runJobs();
-    const added = (await w.sandboxCall('GET', `/sandbox/api/wecom/contacts?tenantId=${t}`)).body.items[0];
-    expect(added.remark).toBe('…02603180001 ¥100.00');
-    expect(added.description).toBe('订单号 TU202603180001 · 金额 ¥100.00 · 充值 2026-03-18 13:00');
-    expect(added.welcomeMessages[0].content).toContain('您好，我是客服主管，已收到您关于以下充值账单的咨询：');
-  });
-
-  it('closes the bill context at once when the customer deletes the agent', async () => {
-    const t = 'hz-citizen-card';
-    const ctxRow = await w.server.ctx.db.selectFrom('contact_contexts').selectAll().where('tenant_id', '=', t).executeTakeFirstOrThrow();
-    const corpId = await w.wecomCorpId(t);
-    const xml =
-      `<xml><ToUserName><![CDATA[${corpId}]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName><CreateTime>${Math.floor(w.clock.now().getTime() / 1000)}</CreateTime>` +
-      '<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_external_contact]]></Event><ChangeType><![CDATA[del_follow_user]]></ChangeType>' +
-      `<UserID><![CDATA[${ctxRow.agent_user_id}]]></UserID><ExternalUserID><![CDATA[${ctxRow.external_user_id}]]></ExternalUserID></xml>`;
-    expect((await w.call('GET', `/api/v1/cs/contexts/${ctxRow.external_user_id}`, { token: w.agentTokens.get(t) })).status).toBe(200);
-    expect((await w.postWecomEvent(t, xml)).status).toBe(200);
-    expect((await w.call('GET', `/api/v1/cs/contexts/${ctxRow.external_user_id}`, { token: w.agentTokens.get(t) })).status).toBe(404);
-    const req = await w.server.ctx.db.selectFrom('contact_requests').select(['external_user_id', 'closed_at']).where('id', '=', ctxRow.request_id).executeTakeFirstOrThrow();
-    expect(req.external_user_id).toBeNull();
-    expect(req.closed_at).not.toBeNull();
-  });
-
-  it('answers not_found for a kind whose source is not wired, and for an order the source does not know', async () => {
-    const e = await w.signIn('hz-citizen-card');
-    const ref = await billRefFor(w.server.ctx, { tenantId: 'hz-citizen-card', userId: e.userId, kind: 'topup', sourceId: 'TU-unknown' });
-    expect((await w.call('GET', `/api/v1/bills/${ref}`, { session: e })).body.code).toBe('not_found');
   });
 });
 

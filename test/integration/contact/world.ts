@@ -13,6 +13,9 @@ import { corePort, findCardByNumber, readTransactions, type CoreTransaction } fr
 import { wecomCallbacks } from '../../../src/wechat/wecom/index.ts';
 import { billRefFor, contactRoutes, contactWecomHandlers, issueAgentToken, seedSandboxAgents, transactionSourceId, type BillSource, type OperatorAuth } from '../../../src/contact/index.ts';
 import { AppError } from '../../../src/app/errors.ts';
+import { sandboxPayRoutes } from '../../../src/sandbox/pay/index.ts';
+import { payNotifications } from '../../../src/wechat/pay/index.ts';
+import { ensureTopupAccounts, topupPaymentHandlers, topupRoutes } from '../../../src/topup/index.ts';
 
 for (const h of demoCardholders()) registerSensitive(h.name, h.idNumber, h.phone, h.paymentPassword, ...h.cardNumbers);
 
@@ -60,13 +63,14 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function startWorld(o: { clockStart?: string; config?: Record<string, string>; sources?: BillSource[] } = {}): Promise<World> {
+export async function startWorld(o: { clockStart?: string; config?: Record<string, string>; sources?: BillSource[]; topup?: boolean } = {}): Promise<World> {
   const clock = new ManualClock(o.clockStart ?? '2026-03-18T06:30:00Z');
   const platform = await startPlatform({
-    sandboxModules: [sandboxWxRoutes, demoRoutes, sandboxWecomRoutes],
+    sandboxModules: [sandboxWxRoutes, demoRoutes, sandboxWecomRoutes, ...(o.topup ? [sandboxPayRoutes] : [])],
     serverModules: [
       corePort(),
       identityRoutes(),
+      ...(o.topup ? [payNotifications(topupPaymentHandlers()), topupRoutes({ scheduleDaily: false })] : []),
       wecomCallbacks(contactWecomHandlers()),
       withCardholderAuth(({ authenticate }) => contactRoutes({ authenticate, operatorAuth: testOperatorAuth, sources: o.sources })),
     ],
@@ -77,6 +81,7 @@ export async function startWorld(o: { clockStart?: string; config?: Record<strin
   await seedDemo(server.ctx);
   const tenants = ['abc-demo', 'realtime-bank', 'hz-citizen-card'];
   await seedSandboxAgents(server.ctx, tenants);
+  if (o.topup) await ensureTopupAccounts(server.ctx, 'hz-citizen-card');
   const agentTokens = new Map<string, string>();
   for (const t of tenants) {
     const { token } = await issueAgentToken(server.ctx, t, 'test desk');
