@@ -3,13 +3,13 @@ import { AppError } from '../app/errors.ts';
 import { inTx, type Db, type Tx } from '../db/tx.ts';
 
 /** Items one transaction carries: bounds its duration and the row locks it holds. */
-export const GROUP_COMMIT_MAX_ITEMS = Number(process.env.EXP_GC_ITEMS ?? 64);
+export const GROUP_COMMIT_MAX_ITEMS = 64;
 /** Transactions in flight at once: the rest of the pool stays free for reads. */
-export const GROUP_COMMIT_MAX_INFLIGHT = Number(process.env.EXP_GC_INFLIGHT ?? 4);
+export const GROUP_COMMIT_MAX_INFLIGHT = 4;
 /** Items waiting beyond this are refused at once (service_paused) rather than queued without end. */
 export const GROUP_COMMIT_MAX_QUEUED = 10_000;
 
-type Outcome<R> = { ok: true; value: R } | { ok: false; error: AppError };
+export type Outcome<R> = { ok: true; value: R } | { ok: false; error: AppError };
 
 interface Pending<I, R> {
   item: I;
@@ -24,6 +24,8 @@ export interface GroupCommitOptions<I, R> {
    * whole batch, and every item of it gets that error.
    */
   apply(tx: Tx, item: I): Promise<R>;
+  /** Applies a whole batch at once (multi-row statements), one outcome per item in order; default: `apply` per item. */
+  applyBatch?(tx: Tx, items: I[]): Promise<Outcome<R>[]>;
   /** Items are applied in this order (lock order: two batches never take the same rows in opposite orders). */
   lockKey(item: I): string;
   maxItems?: number;
@@ -91,6 +93,7 @@ export class GroupCommit<I, R> {
     let outcomes: Outcome<R>[];
     try {
       outcomes = await inTx(this.db, async (tx) => {
+        if (this.opts.applyBatch) return this.opts.applyBatch(tx, ordered.map((p) => p.item));
         const out: Outcome<R>[] = [];
         for (const p of ordered) {
           try {

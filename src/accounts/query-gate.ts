@@ -78,7 +78,7 @@ async function auditRead(tx: Tx, r: ReadRecord, outcome: 'ok' | 'refused', extra
 async function applyRead(ctx: AppContext, tx: Tx, r: ReadRecord): Promise<QuotaUse | undefined> {
   let use: QuotaUse | undefined;
   if (r.counts) {
-    const signal = process.env.EXP_NO_SIGNAL ? { action: "none" } : await recordRiskSignal(ctx, tx, { tenantId: r.tenantId, userId: r.userId, ...(r.cardId ? { cardId: r.cardId } : {}), kind: "query", now: r.now, ...(r.meta.ip ? { ip: r.meta.ip } : {}) });
+    const signal = await recordRiskSignal(ctx, tx, { tenantId: r.tenantId, userId: r.userId, ...(r.cardId ? { cardId: r.cardId } : {}), kind: 'query', now: r.now, ...(r.meta.ip ? { ip: r.meta.ip } : {}) });
     if (signal.action !== 'none') {
       const f = await activeFreeze(tx, { tenantId: r.tenantId, userId: r.userId, ...(r.cardId ? { cardId: r.cardId } : {}), now: r.now });
       if (f) {

@@ -28,7 +28,13 @@ export interface TopupFenAccount {
  */
 export async function topupFenAccount(ctx: AppContext, tenantId: string): Promise<TopupFenAccount> {
   const acc = await ensureTopupAccounts(ctx, tenantId);
-  const cf = await getBalance(ctx.db, acc.customerFunds);
+  let cfPostedFen = 0n;
+  let cfPendingDebitFen = 0n;
+  for (const id of acc.customerFunds) {
+    const b = await getBalance(ctx.db, id);
+    cfPostedFen += b.postedFen;
+    cfPendingDebitFen += b.pendingDebitFen;
+  }
   const suspense = await getBalance(ctx.db, acc.suspense);
   const refunded = await ctx.db
     .selectFrom('topup_refunds')
@@ -44,7 +50,7 @@ export async function topupFenAccount(ctx: AppContext, tenantId: string): Promis
     .executeTakeFirstOrThrow();
   const refundedFen = fen(refunded.total as bigint | number | string);
   // Customer funds are debited for every booking and credited by refunds and reversals.
-  const netOutFen = -cf.postedFen + cf.pendingDebitFen;
+  const netOutFen = -cfPostedFen + cfPendingDebitFen;
   const heldFen = suspense.postedFen;
   return {
     bookedFen: netOutFen + refundedFen,

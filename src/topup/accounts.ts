@@ -1,23 +1,42 @@
-// The tenant's top-up ledger accounts: customer funds received through WeChat Pay, fee income, and suspense for money not (yet) applied to a card.
+// The tenant's top-up ledger accounts: customer funds received through WeChat Pay and fee income (each split in shards), and suspense for money not (yet) applied to a card.
+import { createHash } from 'node:crypto';
 import type { AppContext } from '../app/context.ts';
 import { AppError } from '../app/errors.ts';
 import { inTx, type Db, type Tx } from '../db/tx.ts';
 import { createAccount, findAccountByCode } from '../ledger/index.ts';
 
+/**
+ * Every top-up debits customer funds (and most credit fees), and the ledger locks both rows from the
+ * booking to the commit: one account each would make every top-up of a tenant wait in one queue.
+ * The balances are split over this many accounts, picked by the order; reports add them up.
+ */
+export const TOPUP_ACCOUNT_SHARDS = 8;
+
 export interface TopupAccounts {
-  /** 充值备付金: what WeChat Pay collected for the operator (debited as money is applied). */
-  customerFunds: string;
-  /** Top-up fees earned. */
-  fee: string;
+  /** 充值备付金: what WeChat Pay collected for the operator (debited as money is applied), in shards. */
+  customerFunds: string[];
+  /** Top-up fees earned, in shards. */
+  fee: string[];
   /** Paid money not applied to a card: duplicates awaiting refund, items in review. */
   suspense: string;
 }
 
-const ACCOUNTS = {
-  customerFunds: { code: 'topup-customer-funds', name: '充值备付金（微信支付）', kind: 'clearing' },
-  fee: { code: 'topup-fee', name: '充值手续费收入', kind: 'fee' },
-  suspense: { code: 'topup-suspense', name: '充值待处理资金', kind: 'suspense' },
-} as const;
+/** The shard of a sharded account that movements about `key` (an order id, an out_trade_no) use. */
+export function shardOf(ids: readonly string[], key: string): string {
+  return ids[createHash('sha256').update(key).digest().readUInt32BE(0) % ids.length]!;
+}
+
+interface Spec {
+  code: string;
+  name: string;
+  kind: 'clearing' | 'fee' | 'suspense';
+}
+
+const specs = (): Spec[] => [
+  ...Array.from({ length: TOPUP_ACCOUNT_SHARDS }, (_, i) => ({ code: `topup-customer-funds-${i}`, name: `充值备付金（微信支付）${i}`, kind: 'clearing' as const })),
+  ...Array.from({ length: TOPUP_ACCOUNT_SHARDS }, (_, i) => ({ code: `topup-fee-${i}`, name: `充值手续费收入 ${i}`, kind: 'fee' as const })),
+  { code: 'topup-suspense', name: '充值待处理资金', kind: 'suspense' },
+];
 
 /** Tenants whose account ids one context remembers (ids never change once created). */
 const MEMO_MAX_TENANTS = 1_000;
@@ -35,11 +54,14 @@ function remember(ctx: AppContext, tenantId: string, a: TopupAccounts): void {
 }
 
 async function find(db: Db | Tx, tenantId: string): Promise<TopupAccounts | undefined> {
+  const ids: string[] = [];
   // One after another: a transaction's connection runs one statement at a time anyway.
-  const customerFunds = await findAccountByCode(db, tenantId, ACCOUNTS.customerFunds.code);
-  const fee = await findAccountByCode(db, tenantId, ACCOUNTS.fee.code);
-  const suspense = await findAccountByCode(db, tenantId, ACCOUNTS.suspense.code);
-  return customerFunds && fee && suspense ? { customerFunds: customerFunds.id, fee: fee.id, suspense: suspense.id } : undefined;
+  for (const s of specs()) {
+    const a = await findAccountByCode(db, tenantId, s.code);
+    if (!a) return undefined;
+    ids.push(a.id);
+  }
+  return { customerFunds: ids.slice(0, TOPUP_ACCOUNT_SHARDS), fee: ids.slice(TOPUP_ACCOUNT_SHARDS, 2 * TOPUP_ACCOUNT_SHARDS), suspense: ids[2 * TOPUP_ACCOUNT_SHARDS]! };
 }
 
 /**
@@ -52,7 +74,7 @@ export async function ensureTopupAccounts(ctx: AppContext, tenantId: string): Pr
     remember(ctx, tenantId, known);
     return known;
   }
-  for (const spec of Object.values(ACCOUNTS)) {
+  for (const spec of specs()) {
     try {
       await inTx(ctx.db, async (tx) => {
         if (await findAccountByCode(tx, tenantId, spec.code)) return;

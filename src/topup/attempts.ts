@@ -7,7 +7,7 @@ import { inTx, type Tx } from '../db/tx.ts';
 import { requireTenant, type Tenant } from '../tenants/index.ts';
 import { listOpenids } from '../identity/index.ts';
 import { randomToken } from '../shared/ids.ts';
-import { closeOrder, createJsapiOrder, paymentParams, PayApiError, queryOrder, type PayTransaction, type RequestPaymentParams } from '../wechat/pay/index.ts';
+import { notifyUrls, closeOrder, createJsapiOrder, paymentParams, PayApiError, queryOrder, type PayTransaction, type RequestPaymentParams } from '../wechat/pay/index.ts';
 import { crashPoint } from './crash.ts';
 import { transition } from './credit.ts';
 import { enqueueMessage } from './messages.ts';
@@ -70,6 +70,7 @@ export async function placeAttempt(ctx: AppContext, orderId: string, outTradeNo:
       outTradeNo,
       amountFen: Number(attempt.amount_fen),
       payerOpenid: attempt.payer_openid,
+      notifyUrl: attempt.notify_url,
       timeExpire: attempt.expires_at,
       attach: order.id,
     });
@@ -129,6 +130,7 @@ export async function renewPayment(ctx: AppContext, p: CardholderPrincipal, orde
       app_kind: payer.app,
       app_id: payer.appId,
       payer_openid: payer.openid,
+      notify_url: notifyUrls(ctx, o.tenant_id).payment,
       amount_fen: o.total_fen,
       state: 'creating',
       expires_at: new Date(Math.min(now.getTime() + ATTEMPT_TTL_MS, o.expires_at.getTime())),

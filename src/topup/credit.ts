@@ -6,7 +6,7 @@ import { getCard, type CoreCard } from '../core/index.ts';
 import { reactivateIfQualifying } from '../identity/index.ts';
 import { getBalance, transfer, transferMany, type TransferInput } from '../ledger/index.ts';
 import { requireTenant, type Policy } from '../tenants/index.ts';
-import { topupAccounts } from './accounts.ts';
+import { shardOf, topupAccounts } from './accounts.ts';
 import { settlementArrival, officialCalendar, type DayCalendar } from './calendar.ts';
 import { enqueueMessage } from './messages.ts';
 import { cardStatusRefusal, withinCap } from './policy.ts';
@@ -54,7 +54,7 @@ export async function holdInSuspense(ctx: AppContext, tx: Tx, x: { tenantId: str
   const acc = await topupAccounts(ctx, tx, x.tenantId);
   await transfer(tx, {
     idempotencyId: x.idempotencyId ?? ledgerIds.held(x.outTradeNo),
-    debitAccountId: acc.customerFunds,
+    debitAccountId: shardOf(acc.customerFunds, x.outTradeNo),
     creditAccountId: acc.suspense,
     amountFen: x.amountFen,
     kind: 'topup_held',
@@ -105,7 +105,7 @@ export async function creditOrder(ctx: AppContext, tx: Tx, input: CreditInput, c
   const p = policy ?? (await requireTenant(tx, order.tenant_id)).policy;
   const acc = await topupAccounts(ctx, tx, order.tenant_id);
   const physical = order.card_form === 'physical';
-  const debit = input.from === 'customer_funds' ? acc.customerFunds : acc.suspense;
+  const debit = input.from === 'customer_funds' ? shardOf(acc.customerFunds, order.id) : acc.suspense;
   let next: Order;
   if (physical) {
     const deadline = new Date(now.getTime() + p.exceptions.supplementWindowHours * 3_600_000);
@@ -137,7 +137,7 @@ export async function creditOrder(ctx: AppContext, tx: Tx, input: CreditInput, c
     movements.push({
       idempotencyId: input.feeId ?? ledgerIds.fee(order.id),
       debitAccountId: debit,
-      creditAccountId: acc.fee,
+      creditAccountId: shardOf(acc.fee, order.id),
       amountFen: input.feeFen,
       kind: 'topup_fee',
       description: '充值手续费',

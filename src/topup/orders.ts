@@ -10,6 +10,7 @@ import { assertCardUsable, listBoundCards } from '../identity/index.ts';
 import { checkRateLimit } from '../risk/index.ts';
 import { newId, randomToken } from '../shared/ids.ts';
 import { requireTenant, TOPUP_METHODS, type TopupMethod } from '../tenants/index.ts';
+import { notifyUrls } from '../wechat/pay/index.ts';
 import { ensureTopupAccounts } from './accounts.ts';
 import { settlementArrival } from './calendar.ts';
 import { acceptedContact } from './contacts.ts';
@@ -129,6 +130,7 @@ export async function createTopup(ctx: AppContext, p: CardholderPrincipal, input
         app_kind: payer.app,
         app_id: payer.appId,
         payer_openid: payer.openid,
+        notify_url: notifyUrls(ctx, p.tenantId).payment,
         amount_fen: quote.totalFen,
         state: 'creating',
         expires_at: attemptExpires,

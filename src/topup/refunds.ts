@@ -5,7 +5,7 @@ import { inTx, type Tx } from '../db/tx.ts';
 import { transfer } from '../ledger/index.ts';
 import { randomToken } from '../shared/ids.ts';
 import { createRefund, queryRefund, PayApiError, type PayRefund, type RefundNotification } from '../wechat/pay/index.ts';
-import { topupAccounts } from './accounts.ts';
+import { shardOf, topupAccounts } from './accounts.ts';
 import { crashPoint } from './crash.ts';
 import { ledgerIds, transition } from './credit.ts';
 import { enqueueMessage } from './messages.ts';
@@ -147,7 +147,7 @@ export async function applyRefundOutcome(ctx: AppContext, tx: Tx, answer: PayRef
   await transfer(tx, {
     idempotencyId: ledgerIds.refund(r.out_refund_no),
     debitAccountId: acc.suspense,
-    creditAccountId: acc.customerFunds,
+    creditAccountId: shardOf(acc.customerFunds, r.out_refund_no),
     amountFen: r.amount_fen,
     kind: 'topup_refund',
     description: REFUND_REASON_TEXT[r.reason] ?? '充值退款',

@@ -4,7 +4,7 @@ import { AppError } from '../app/errors.ts';
 import { inTx, type Tx } from '../db/tx.ts';
 import { recordAudit } from '../audit/index.ts';
 import { transfer } from '../ledger/index.ts';
-import { topupAccounts } from './accounts.ts';
+import { shardOf, topupAccounts } from './accounts.ts';
 import { creditCheck, creditOrder, holdInSuspense, ledgerIds, transition } from './credit.ts';
 import { requestRefund } from './refunds.ts';
 import { assertOperatorId } from './review.ts';
@@ -131,7 +131,7 @@ async function carryOut(ctx: AppContext, tx: Tx, item: ReviewItem, decision: Rev
       if (CREDITED_STATUSES.includes(order.status)) {
         // The order is on the card already: this is extra money (a duplicate kept, a bill difference).
         await addHistory(tx, { orderId: order.id, tenantId: order.tenant_id, at: now, status: order.status, event: 'review_credit', note: `${stake} fen (${item.id})` });
-        await transfer(tx, { idempotencyId: ledgerIds.decision(item.id, 'credit'), debitAccountId: from === 'suspense' ? acc.suspense : acc.customerFunds, creditAccountId: order.card_ledger_account_id, amountFen: stake, kind: 'topup', description: '市民卡充值（人工入账）', now, metadata: { orderId: order.id, reviewItemId: item.id } });
+        await transfer(tx, { idempotencyId: ledgerIds.decision(item.id, 'credit'), debitAccountId: from === 'suspense' ? acc.suspense : shardOf(acc.customerFunds, order.id), creditAccountId: order.card_ledger_account_id, amountFen: stake, kind: 'topup', description: '市民卡充值（人工入账）', now, metadata: { orderId: order.id, reviewItemId: item.id } });
       } else {
         await creditOrder(ctx, tx, { order, amountFen: stake, feeFen: 0n, from, creditId: ledgerIds.decision(item.id, 'credit'), event: 'review_credit', now }, check.card);
       }
@@ -147,7 +147,7 @@ async function carryOut(ctx: AppContext, tx: Tx, item: ReviewItem, decision: Rev
   } else if (decision === 'reject' && item.class === 'credited_not_paid' && order) {
     // Never paid: take the credit back off the card (the card must still hold it).
     await transition(tx, order, 'failed', 'review_reversed', now, { reason: 'not_paid', failed_at: now });
-    await transfer(tx, { idempotencyId: ledgerIds.decision(item.id, 'reverse'), debitAccountId: order.card_ledger_account_id, creditAccountId: acc.customerFunds, amountFen: -item.amountFen, kind: 'topup_reversal', description: '充值冲正（未收到支付）', now, metadata: { orderId: order.id, reviewItemId: item.id } });
+    await transfer(tx, { idempotencyId: ledgerIds.decision(item.id, 'reverse'), debitAccountId: order.card_ledger_account_id, creditAccountId: shardOf(acc.customerFunds, order.id), amountFen: -item.amountFen, kind: 'topup_reversal', description: '充值冲正（未收到支付）', now, metadata: { orderId: order.id, reviewItemId: item.id } });
   } else if (decision === 'reject') {
     if (order) await addHistory(tx, { orderId: order.id, tenantId: order.tenant_id, at: now, status: order.status, event: 'review_rejected', note: item.id });
   } else {

@@ -74,6 +74,8 @@ export interface TopupAttemptRow {
   app_id: string;
   /** Personal data: never logged. */
   payer_openid: string;
+  /** The notify_url the WeChat order was placed with: a retry repeats exactly the same request. */
+  notify_url: string;
   amount_fen: Fen;
   prepay_id: string | null;
   /** The signed wx.requestPayment parameters handed out (replays answer the same). */

@@ -63,6 +63,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('app_kind', 'text', (c) => c.notNull().check(sql`app_kind in ('oa', 'miniProgram')`))
     .addColumn('app_id', 'text', (c) => c.notNull())
     .addColumn('payer_openid', 'text', (c) => c.notNull())
+    .addColumn('notify_url', 'text', (c) => c.notNull())
     .addColumn('amount_fen', 'bigint', (c) => c.notNull().check(sql`amount_fen > 0`))
     .addColumn('prepay_id', 'text')
     .addColumn('pay_params', 'jsonb')

@@ -2,7 +2,7 @@
 import { createApp } from 'vue';
 import App from './App.vue';
 import { router } from './router.ts';
-import { i18n } from './i18n.ts';
+import { i18n, startLocale } from './i18n.ts';
 import { setProblemResolver, setUnauthenticatedHandler } from './api/http.ts';
 import { resolveProblem } from './problems/dialogs.ts';
 import { applyPrefs, restoreTenant, session } from './state/session.ts';
@@ -10,7 +10,6 @@ import './styles.css';
 
 restoreTenant();
 applyPrefs(session.prefs);
-document.documentElement.lang = i18n.global.locale.value;
 
 setProblemResolver(resolveProblem);
 setUnauthenticatedHandler(() => {
@@ -24,4 +23,7 @@ router.afterEach((to) => {
   document.title = title ? `${title} - ${name}` : name;
 });
 
-createApp(App).use(router).use(i18n).mount('#app');
+// A failed language download leaves the default language on: the pages still work.
+void startLocale()
+  .catch(() => undefined)
+  .finally(() => createApp(App).use(router).use(i18n).mount('#app'));

@@ -1,5 +1,7 @@
 // English. Keys mirror zh-CN.ts (the default), which a missing key falls back to.
-export default {
+import type zhCN from './zh-CN.ts';
+
+const en: typeof zhCN = {
   app: { title: 'Card services', loading: 'Loading…', retry: 'Retry', cancel: 'Cancel', confirm: 'OK', back: 'Back', close: 'Close', ok: 'Got it', next: 'Next', optional: 'optional', done: 'Done', skip: 'Skip to main content' },
   nav: { label: 'Main', cards: 'Cards', overview: 'Overview', me: 'Me' },
   signin: {
@@ -116,6 +118,7 @@ export default {
     date: '{month}月{day}日',
   },
   statement: {
+    more: 'Load more',
     month: 'Month',
     allMonths: 'All of the last {months} months',
     customRange: 'Custom dates',
@@ -242,3 +245,5 @@ export default {
     generic: 'Something went wrong ({code}). Please try again later.',
   },
 };
+
+export default en;

@@ -135,6 +135,7 @@ export default {
     date: '{month}月{day}日',
   },
   statement: {
+    more: '加载更多',
     month: '月份',
     allMonths: '近{months}个月全部',
     customRange: '自定义日期',

@@ -16,7 +16,8 @@ export type DialogSpec =
   | { kind: 'activation' }
   | { kind: 'captcha'; captcha: Captcha }
   | { kind: 'dormant'; problem: Problem; cardId: string | null }
-  | { kind: 'notice'; problem: Problem };
+  | { kind: 'notice'; problem: Problem }
+  | { kind: 'confirm'; title: string; message: string; danger?: boolean };
 
 export type OpenDialog = DialogSpec & { id: number; done(result: unknown): void };
 
@@ -40,6 +41,11 @@ function open<T>(spec: DialogSpec): Promise<T | undefined> {
     };
     openDialogs.push(d);
   });
+}
+
+/** Asks the person to confirm an action (loss report, unbind, withdrawing a consent); true when confirmed. */
+export async function confirmAction(c: { title: string; message: string; danger?: boolean }): Promise<boolean> {
+  return (await open<boolean>({ kind: 'confirm', ...c })) === true;
 }
 
 /** Codes a dialog explains (the call is not retried); the page still gets the error to show in place. */
