@@ -1,4 +1,5 @@
 // Test projects: pure unit tests, integration on the configured database, and a PGlite pass.
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 const pg = process.env.TEST_DATABASE_URL;
@@ -7,12 +8,20 @@ const pg = process.env.TEST_DATABASE_URL;
  * would run the global setup, which clears the captured logs, once per project.)
  */
 const TIMEOUTS = { testTimeout: 30_000, hookTimeout: 60_000 };
+/**
+ * Integration files spend most of their time waiting on PostgreSQL and HTTP, so more files run
+ * at once than there are cores (vitest's default is cores − 1: a single worker on a 2-core CI
+ * machine). WECARD_TEST_WORKERS overrides.
+ */
+const WORKERS = Number(process.env.WECARD_TEST_WORKERS ?? Math.max(3, availableParallelism() + 1));
 
 export default defineConfig({
   test: {
     globalSetup: ['test/helpers/global-setup.ts'],
     reporters: process.env.CI ? ['default'] : ['default'],
     ...TIMEOUTS,
+    maxWorkers: WORKERS,
+    minWorkers: 1,
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], ...TIMEOUTS } },
       {

@@ -96,18 +96,19 @@ export function openPostgres(opts: PostgresOptions): DbHandle {
 }
 
 /** PGlite persisted under `dataDir/pg`, or in memory when `dataDir` is undefined. */
-export async function openPGlite(dataDir: string | undefined): Promise<DbHandle> {
+export async function openPGlite(dataDir: string | undefined, opts: { loadDataDir?: Blob } = {}): Promise<DbHandle & { pglite: PGlite }> {
   let dir: string | undefined;
   if (dataDir) {
     dir = path.join(dataDir, 'pg');
     mkdirSync(dir, { recursive: true });
   }
-  const pglite = new PGlite(dir, { parsers: { [PG_INT8_OID]: int8ToBigInt } });
+  const pglite = new PGlite({ dataDir: dir, parsers: { [PG_INT8_OID]: int8ToBigInt }, ...(opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {}) });
   await pglite.waitReady;
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
   return {
     db,
     kind: 'pglite',
+    pglite,
     close: async () => {
       await db.destroy();
       await pglite.close();

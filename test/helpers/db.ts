@@ -3,6 +3,7 @@ import pg from 'pg';
 import { openPGlite, openPostgres, type DbHandle } from '../../src/db/connect.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
 import { randomToken } from '../../src/shared/ids.ts';
+import { pgliteSnapshot, restorePostgresSnapshot } from './db-snapshot.ts';
 
 export type TestDbKind = 'postgres' | 'pglite';
 
@@ -37,8 +38,10 @@ async function adminQuery(text: string): Promise<void> {
 export async function openTestDb(opts: { poolMax?: number; migrate?: boolean; kind?: TestDbKind } = {}): Promise<TestDb> {
   const kind = opts.kind ?? testDbKind();
   if (kind === 'pglite') {
-    const handle = await openPGlite(undefined);
-    if (opts.migrate !== false) await migrateToLatest(handle.db);
+    // A migrated snapshot from the global setup when there is one (see db-snapshot.ts).
+    const snapshot = opts.migrate !== false ? pgliteSnapshot() : undefined;
+    const handle = await openPGlite(undefined, snapshot ? { loadDataDir: snapshot } : {});
+    if (opts.migrate !== false && !snapshot) await migrateToLatest(handle.db);
     return {
       ...handle,
       schema: undefined,
@@ -49,9 +52,10 @@ export async function openTestDb(opts: { poolMax?: number; migrate?: boolean; ki
   }
   const url = process.env.TEST_DATABASE_URL!;
   const schema = `t_${randomToken(8)}`;
-  await adminQuery(`create schema ${schema}`);
+  const restored = opts.migrate !== false && (await restorePostgresSnapshot(schema));
+  if (!restored) await adminQuery(`create schema ${schema}`);
   const handle = openPostgres({ url, poolMax: opts.poolMax ?? 10, schema, applicationName: `wecard-test-${schema}` });
-  if (opts.migrate !== false) await migrateToLatest(handle.db);
+  if (opts.migrate !== false && !restored) await migrateToLatest(handle.db);
   const others: DbHandle[] = [];
   return {
     ...handle,

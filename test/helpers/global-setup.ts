@@ -2,13 +2,15 @@
 // WECARD_TEST_RESULTS names another results folder, so two runs at once do not clear each other's logs.
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { buildDbSnapshots } from './db-snapshot.ts';
 
 const LOG_DIR = path.resolve(process.env.WECARD_TEST_RESULTS ?? 'test-results', 'logs');
 const SECRETS_FILE = path.resolve(process.env.WECARD_TEST_RESULTS ?? 'test-results', 'sensitive-values.txt');
 
-export function setup(): void {
+export async function setup(): Promise<void> {
   rmSync(LOG_DIR, { recursive: true, force: true });
   rmSync(SECRETS_FILE, { force: true });
+  await buildDbSnapshots();
 }
 
 /** Finds every registered sensitive value in every log line under `logDir`. Exported for its own test. */

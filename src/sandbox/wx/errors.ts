@@ -18,6 +18,7 @@ export const WX_ERRORS = {
   41002: 'appid missing',
   41004: 'appsecret missing',
   41008: 'missing code',
+  41009: 'missing openid',
   42001: 'access_token expired',
   43004: 'require subscribe',
   43101: 'user refuse to accept the msg',

@@ -8,6 +8,7 @@ import { WxFailure, wxErrorBody } from './errors.ts';
 import { sendCustom, sendSubscribe, sendTemplate, type Body, type Caller } from './messages.ts';
 import { checkSandboxToken, issueClassicToken, issueStableToken, issueWecomToken } from './tokens.ts';
 import { spendCode } from './users.ts';
+import { findUserByOpenid as findUserByOpenidRow } from './store.ts';
 
 /** Platform requests are a few hundred bytes; the platform refuses far smaller bodies than this. */
 export const PLATFORM_BODY_LIMIT_BYTES = 64 * 1024;
@@ -125,6 +126,31 @@ export function registerPlatformRoutes(scope: App, ctx: AppContext): void {
         scope: scopeName,
         // Only with snsapi_userinfo, as the platform documents.
         ...(scopeName === 'snsapi_userinfo' ? { unionid: user.unionid } : {}),
+      };
+    }),
+  );
+
+  scope.get('/sandbox/wx/cgi-bin/user/info', schema("OA user/info (sandbox platform): a follower's profile with the unionid; only subscribe 0 for others"), (request, reply) =>
+    answer(ctx, request, reply, async () => {
+      const caller = await callerOf(ctx, request, 'oa');
+      const openid = param(request.query as Query, 'openid');
+      if (!openid) throw new WxFailure(41009);
+      const user = await findUserByOpenidRow(ctx.db, openid);
+      // An openid of another app (or another OA) is invalid for this OA, as on the platform.
+      if (!user || user.oa_openid !== openid || user.tenant_id !== caller.tenantId) throw new WxFailure(40003);
+      if (!user.subscribed) return { subscribe: 0, openid };
+      return {
+        subscribe: 1,
+        openid,
+        language: 'zh_CN',
+        subscribe_time: Math.floor(user.created_at.getTime() / 1000),
+        unionid: user.unionid,
+        remark: '',
+        groupid: 0,
+        tagid_list: [],
+        subscribe_scene: 'ADD_SCENE_SEARCH',
+        qr_scene: 0,
+        qr_scene_str: '',
       };
     }),
   );
