@@ -1,6 +1,7 @@
 // Statements of a bound card: pages in the tenant's window (stable cursors), the last few entries for channels, and the CSV export's rows.
 import type { AppContext } from '../app/context.ts';
 import { readTransactions, type CoreTransaction, type Direction } from '../core/index.ts';
+import { billRefsFor, transactionSourceId } from '../contact/index.ts';
 import { scrubText } from '../shared/mask.ts';
 import type { ReadOptions } from './balance.ts';
 import { cachedTenant, usableCard, type Reader, type UsableCard } from './hot-state.ts';
@@ -35,6 +36,11 @@ export interface StatementItem {
   state: 'posted' | 'pending';
   /** With `cny`: the amount at the rate in force on the booking day; null without one. */
   cnyEquivalent?: CnyEquivalent | null;
+  /**
+   * The bill reference for "contact customer service" (`GET /api/v1/bills/{billRef}`): on the
+   * entries of a bound card's statement; not on quick-balance entries (the card is not the caller's).
+   */
+  billRef?: string;
 }
 
 export interface StatementPage {
@@ -75,6 +81,21 @@ async function withCny(ctx: AppContext, items: StatementItem[]): Promise<void> {
   for (const i of items) i.cnyEquivalent = book.cny(i.amountFen, i.currency, i.bookedAt) ?? null;
 }
 
+/**
+ * Puts contact's bill ref on each entry of a bound card's page (stored idempotently: the same
+ * entry always gets the same ref). A page is at most 100 entries, contact's batch bound.
+ */
+async function withBillRefs(ctx: AppContext, who: Reader, cardId: string, items: StatementItem[]): Promise<void> {
+  if (items.length === 0) return;
+  const refs = await billRefsFor(
+    ctx,
+    items.map((i) => ({ tenantId: who.tenantId, userId: who.userId, kind: 'transaction' as const, sourceId: transactionSourceId({ cardId, transactionId: i.id, bookedAt: i.bookedAt }) })),
+  );
+  items.forEach((i, k) => {
+    i.billRef = refs[k]!;
+  });
+}
+
 interface Opened {
   uc: UsableCard;
   range: StatementRange;
@@ -111,6 +132,7 @@ async function record(ctx: AppContext, who: Reader, o: Opened, action: ReadActio
  * The cursor is the core's position (for the built-in core the ledger's (bookedAt, posting
  * sequence)), so postings booked while a client pages never shift a page: nothing is seen twice
  * or skipped. The first page is a bound query (captcha, risk signal, quota); every page is audited.
+ * Each entry carries its `billRef` (contact customer service about it).
  */
 export async function transactionsForUser(ctx: AppContext, who: Reader, cardId: string, q: StatementQuery, opts: ReadOptions = {}): Promise<StatementPage> {
   const now = ctx.clock.now();
@@ -128,6 +150,7 @@ export async function transactionsForUser(ctx: AppContext, who: Reader, cardId: 
   });
   await record(ctx, who, o, 'transactions.read', first, { page: first ? 'first' : 'next', items: page.items.length, stale: page.stale }, opts, now);
   const items = page.items.map(toItem);
+  await withBillRefs(ctx, who, o.uc.card.cardId, items);
   if (opts.cny) await withCny(ctx, items);
   return { cardId: o.uc.card.cardId, maskedNumber: o.uc.card.maskedNumber, items, nextCursor: page.nextCursor, asOf: page.asOf, stale: page.stale, range: o.range };
 }

@@ -43,6 +43,7 @@ export const TransactionSchema = Type.Object({
   balanceAfter: Nullable(Fen('posted balance after the entry; null for a hold not yet settled')),
   state: Type.Union([Type.Literal('posted'), Type.Literal('pending')]),
   cnyEquivalent: Type.Optional(Nullable(CnySchema)),
+  billRef: Type.Optional(Type.String({ description: 'the entry as a bill: GET /api/v1/bills/{billRef} and contact customer service about it (bound cards only)' })),
 });
 
 export const TransactionsSchema = Type.Object({
@@ -149,6 +150,7 @@ export function transactionView(i: StatementItem): Static<typeof TransactionSche
     balanceAfter: i.balanceAfterFen === null ? null : n(i.balanceAfterFen),
     state: i.state,
     ...(i.cnyEquivalent !== undefined ? { cnyEquivalent: i.cnyEquivalent ? cnyView(i.cnyEquivalent) : null } : {}),
+    ...(i.billRef !== undefined ? { billRef: i.billRef } : {}),
   };
 }
 

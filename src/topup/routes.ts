@@ -181,9 +181,25 @@ export function registerTopupRoutes(app: App, ctx: AppContext, authenticate: Aut
     '/api/v1/trusted-contacts',
     {
       preHandler: authenticate,
-      schema: { tags, security, summary: 'Trusted contacts both ways: cards you may top up, relatives asking to top up yours', response: { 200: Type.Object({ items: Type.Array(Contact), nextCursor: Type.Null() }) } },
+      schema: {
+        tags,
+        security,
+        summary: 'Trusted contacts both ways: cards you may top up, relatives asking to top up yours (a short list; paged as every list is)',
+        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })), cursor: Type.Optional(Type.String({ maxLength: 20 })) }),
+        response: { 200: Type.Object({ items: Type.Array(Contact), nextCursor: Type.Union([Type.String(), Type.Null()]) }) },
+      },
     },
-    async (req) => ({ items: (await listTrustedContacts(ctx.db, cardholderOf(req))).map(contactJson), nextCursor: null }),
+    async (req) => {
+      const q = req.query as { limit?: number; cursor?: string };
+      const all = await listTrustedContacts(ctx.db, cardholderOf(req));
+      // The list is at most a few entries (3 per requester, 3 per card): the cursor is the offset of the next page.
+      const m = q.cursor === undefined ? undefined : /^o([0-9]{1,6})$/.exec(q.cursor);
+      if (q.cursor !== undefined && !m) throw AppError.validation([{ field: 'cursor', message: 'is not a cursor this list gave' }]);
+      const from = m ? Number(m[1]) : 0;
+      const limit = q.limit ?? 100;
+      const page = all.slice(from, from + limit);
+      return { items: page.map(contactJson), nextCursor: from + limit < all.length ? `o${from + limit}` : null };
+    },
   );
 
   app.post(

@@ -2,7 +2,7 @@
 import { Type } from 'typebox';
 import type { ModulePlugin } from '../app/server.ts';
 import { AppError } from '../app/errors.ts';
-import { getTenant, listTenants, TENANT_ID_PATTERN } from '../tenants/index.ts';
+import { getTenant, listTenants, TENANT_ID_PATTERN, TOPUP_METHODS, type Tenant } from '../tenants/index.ts';
 import { ID_TYPES } from '../shared/id-document.ts';
 import { fenToChineseUpper, MAX_JSON_FEN } from '../shared/money.ts';
 import { CURRENCY_PATTERN, spokenAmount } from './speech.ts';
@@ -19,6 +19,17 @@ const AMOUNT_PATTERN = '^-?\\d{1,16}$';
 
 const TenantSummary = Type.Object({ id: Type.String(), name: Type.String(), kind: Type.String() });
 
+const FeeRule = Type.Union([
+  Type.Object({ kind: Type.Literal('free') }),
+  Type.Object({ kind: Type.Literal('rate'), basisPoints: Type.Integer(), minFen: Type.Integer(), maxFen: Type.Union([Type.Integer(), Type.Null()]) }),
+]);
+const TopupMethod = Type.Object({
+  method: Type.String({ description: 'wechat_balance | bank_card | credit_card' }),
+  minFen: Type.Integer(),
+  maxFen: Type.Integer(),
+  fee: FeeRule,
+});
+
 const ConfigAnswer = Type.Object({
   sandbox: Type.Boolean({ description: 'the server runs the WeChat sandbox (demo helpers may be shown)' }),
   privacyNoticeVersion: Type.String(),
@@ -31,12 +42,25 @@ const ConfigAnswer = Type.Object({
       oaAppId: Type.Union([Type.String(), Type.Null()]),
       statements: Type.Object({ maxMonths: Type.Integer(), mode: Type.String() }),
       noBind: Type.Object({ enabled: Type.Boolean() }),
+      topup: Type.Object(
+        { methods: Type.Array(TopupMethod, { description: 'the enabled top-up methods with their amount limits (fen) and fee rules; empty: no top-up here' }) },
+        { description: 'what the top-up page offers (citizen-card institutions)' },
+      ),
     }),
     Type.Null(),
   ]),
   oauthAuthorizeUrl: Type.String({ description: 'the OA web-authorisation page (open.weixin.qq.com or the sandbox)' }),
   tenants: Type.Array(TenantSummary, { description: 'sandbox only: the tenants to pick from; empty otherwise' }),
 });
+
+/** The top-up methods the tenant has on, with the limits the server's order check applies (POST /api/v1/topups answers amount_out_of_range outside them). */
+function topupMethods(t: Tenant) {
+  if (t.kind !== 'citizen_card') return [];
+  return TOPUP_METHODS.flatMap((method) => {
+    const rule = t.policy.topup.methods[method];
+    return rule.enabled ? [{ method, minFen: Number(rule.minFen), maxFen: Number(rule.maxFen), fee: rule.fee }] : [];
+  });
+}
 
 /** `GET /api/v1/h5/config` and `GET /api/v1/speech/money`; both public (no cardholder data). */
 export const h5Api: ModulePlugin = (app, ctx) => {
@@ -69,6 +93,7 @@ export const h5Api: ModulePlugin = (app, ctx) => {
               oaAppId: t.oaAppId,
               statements: { maxMonths: t.policy.statements.maxMonths, mode: t.policy.statements.mode },
               noBind: { enabled: t.policy.noBind.enabled },
+              topup: { methods: topupMethods(t) },
             }
           : null,
         oauthAuthorizeUrl: `${ctx.config.wechat.openBase}/connect/oauth2/authorize`,

@@ -1,5 +1,5 @@
 // Chromium for the e2e tests: Debian's /usr/bin/chromium driven by playwright-core (never a downloaded browser), a fresh profile per flow, a phone-sized viewport.
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -20,6 +20,14 @@ export const CHROMIUM_ARGS = [
 /** iPhone 6/7/8: the smallest phone the pages are designed for. */
 export const PHONE_VIEWPORT = { width: 375, height: 667 };
 export const SCREENSHOT_DIR = path.resolve(process.env.WECARD_TEST_RESULTS ?? 'test-results', 'e2e');
+/** The README's screenshots: with WECARD_README_SCREENSHOTS=1 the run copies these shots there too. */
+export const README_SCREENSHOT_DIR = path.resolve(new URL('../..', import.meta.url).pathname, 'docs', 'screenshots');
+const README_SHOTS: Record<string, string> = {
+  phone: 'phone.png',
+  'normal-07-balance': 'balance.png',
+  'elderly-07-balance': 'balance-elderly.png',
+  'normal-11-trends': 'trends.png',
+};
 
 /** Replaces speechSynthesis with a recorder of what the page asks it to say (`window.__spoken`). */
 const SPEECH_STUB = `(() => {
@@ -46,17 +54,19 @@ export interface Phone {
 /**
  * A fresh Chromium profile at 375×667 with touch, zh-CN, and speechSynthesis replaced by a
  * recorder (headless Chromium has no voices; the test reads what would have been said).
+ * `viewport` and `mobile: false` make a desktop window instead (the sandbox's phone page).
  */
-export async function openPhone(opts: { locale?: string } = {}): Promise<Phone> {
+export async function openPhone(opts: { locale?: string; viewport?: { width: number; height: number }; mobile?: boolean } = {}): Promise<Phone> {
+  const mobile = opts.mobile ?? true;
   const userDataDir = mkdtempSync(path.join(tmpdir(), 'wecard-e2e-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM_PATH,
     args: CHROMIUM_ARGS,
     headless: true,
-    viewport: PHONE_VIEWPORT,
-    deviceScaleFactor: 2,
-    isMobile: true,
-    hasTouch: true,
+    viewport: opts.viewport ?? PHONE_VIEWPORT,
+    deviceScaleFactor: mobile ? 2 : 1,
+    isMobile: mobile,
+    hasTouch: mobile,
     locale: opts.locale ?? 'zh-CN',
     timezoneId: 'Asia/Shanghai',
     acceptDownloads: true,
@@ -80,7 +90,14 @@ export async function openPhone(opts: { locale?: string } = {}): Promise<Phone> 
 export async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   const file = path.join(SCREENSHOT_DIR, `${name}.png`);
+  // From the top: a full-page shot of a scrolled page draws the sticky header mid-page.
+  await page.evaluate('window.scrollTo(0, 0)');
   await page.screenshot({ path: file, fullPage: true });
+  const readme = README_SHOTS[name];
+  if (readme && process.env.WECARD_README_SCREENSHOTS === '1') {
+    mkdirSync(README_SCREENSHOT_DIR, { recursive: true });
+    copyFileSync(file, path.join(README_SCREENSHOT_DIR, readme));
+  }
   return file;
 }
 

@@ -3,6 +3,8 @@ import { expect } from 'vitest';
 import type { Page } from 'playwright-core';
 import { screenshot, seriousA11yViolations } from './browser.ts';
 
+export type Mode = 'normal' | 'elderly';
+
 /** 适老化: every control in the page is at least this tall and wide (CSS px). */
 export const ELDERLY_MIN_TARGET_PX = 48;
 const SETTLE_TIMEOUT_MS = 30_000;
@@ -47,7 +49,7 @@ export async function smallTargets(page: Page): Promise<string[]> {
  * Settles, saves `<mode>-<name>.png`, and asserts axe-core finds no serious or critical WCAG
  * violation; in elderly mode also that every control is at least 48×48 px.
  */
-export async function checkPage(page: Page, mode: 'normal' | 'elderly', name: string): Promise<void> {
+export async function checkPage(page: Page, mode: Mode, name: string): Promise<void> {
   await settle(page);
   await screenshot(page, `${mode}-${name}`);
   const violations = await seriousA11yViolations(page);

@@ -7,6 +7,7 @@ import { registerSensitive } from '../helpers/secrets.ts';
 import { openPhone, type Phone } from './browser.ts';
 import { checkPage, settle } from './checks.ts';
 import { startE2EServer, type E2EServer } from './server.ts';
+import { balanceShown, confirmDialog, fenOf } from './steps.ts';
 
 const TENANT = 'abc-demo';
 /** The demo sheet's salaried customer (normal mode) and its customer above ¥500,000 (elderly mode: a step-up on every balance). */
@@ -28,37 +29,6 @@ function holder(name: string): Holder {
   const h = srv.demo.cardholders.find((x) => x.tenantId === TENANT && x.name === name);
   if (!h) throw new Error(`no demo cardholder ${name} at ${TENANT}`);
   return h;
-}
-
-/** `¥12,345.67` → 1234567 (fen). */
-function fenOf(display: string): bigint {
-  const m = /(-?)¥([\d,]+)\.(\d{2})/.exec(display);
-  if (!m) throw new Error(`not an amount: ${display}`);
-  return BigInt(`${m[1]}${m[2]!.replaceAll(',', '')}${m[3]}`);
-}
-
-async function confirmDialog(page: Page): Promise<void> {
-  await page.locator('.van-dialog:visible .van-dialog__confirm').click();
-}
-
-/**
- * Waits for the balance page to show the balance, answering the step-up dialog on the way when it
- * opens (the elderly mode's cardholder is above the step-up threshold; the captcha, solved by the
- * page itself, may come first). `check` names a screenshot of the open dialog. True if asked.
- */
-async function balanceShown(page: Page, h: Holder, check?: { mode: 'normal' | 'elderly'; name: string }): Promise<boolean> {
-  const dialog = page.getByTestId('dialog-step-up');
-  let asked = false;
-  for (let round = 0; round < 3; round++) {
-    await page.locator('[data-testid=available], [data-testid=dialog-step-up]').first().waitFor({ timeout: 45_000 });
-    if (!(await dialog.isVisible())) return asked;
-    asked = true;
-    await page.locator('input[name=stepUpAnswer]').fill(h.paymentPassword.slice(-4));
-    if (check && round === 0) await checkPage(page, check.mode, check.name);
-    await confirmDialog(page);
-    await dialog.waitFor({ state: 'detached' });
-  }
-  throw new Error('the balance did not show after three step-ups');
 }
 
 for (const mode of ['normal', 'elderly'] as const) {

@@ -1,4 +1,4 @@
-// The H5 app's own logic against the server's: its SHA-256 and proof-of-work solver, its phone and name checks, and the spoken amounts.
+// The H5 app's own logic against the server's: its SHA-256 and proof-of-work solver, its phone and name checks, the spoken amounts, the top-up page's amounts and fees.
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -11,6 +11,9 @@ import { normaliseChinaMobile, PersonName } from '../../src/shared/sensitive.ts'
 import { validateCardNumber } from '../../src/shared/card-number.ts';
 import { fenToSpokenChinese } from '../../src/shared/money.ts';
 import { spokenAmount } from '../../src/web/speech.ts';
+import { formatMoney, parseYuan } from '../../web/h5/src/format.ts';
+import { estimateFeeFen, prepayIdOf, sandboxCashierUrl } from '../../web/h5/src/topup.ts';
+import { topupFeeFen } from '../../src/tenants/index.ts';
 import { check, propertySeed } from '../unit/shared/seed.ts';
 
 const seed = propertySeed('test/e2e/web-logic.test.ts');
@@ -94,5 +97,50 @@ describe('spoken amounts for the voice broadcast', () => {
   it('refuse what JSON cannot carry exactly', () => {
     expect(() => spokenAmount(2n ** 60n, 'CNY')).toThrow(RangeError);
     expect(() => spokenAmount(1n, 'cny')).toThrow(RangeError);
+  });
+});
+
+describe("the top-up page's amounts", () => {
+  it('reads typed yuan as exact fen, and refuses anything that is not an amount with at most two decimals', () => {
+    expect(parseYuan('100')).toBe(10_000);
+    expect(parseYuan(' 12.5 ')).toBe(1_250);
+    expect(parseYuan('0.07')).toBe(7);
+    expect(parseYuan('1,000.05')).toBe(100_005);
+    expect(parseYuan('¥20')).toBe(2_000);
+    for (const bad of ['', '.5', '1.234', '-1', '1e3', 'abc', '12.', '1 0']) expect(parseYuan(bad), bad).toBeNull();
+    check(
+      seed,
+      fc.property(fc.integer({ min: 0, max: 10 ** 12 }), (fen) => {
+        // What the page shows, typed back, is the same amount.
+        expect(parseYuan(formatMoney(fen, 'CNY'))).toBe(fen);
+      }),
+      300,
+    );
+  });
+
+  it('estimates the fee exactly as the server charges it, for any rate, bounds and amount', () => {
+    const rule = fc.oneof(
+      fc.constant({ kind: 'free' as const }),
+      fc.record({
+        kind: fc.constant('rate' as const),
+        basisPoints: fc.integer({ min: 0, max: 10_000 }),
+        minFen: fc.integer({ min: 0, max: 500 }),
+        maxFen: fc.option(fc.integer({ min: 500, max: 100_000 }), { nil: null }),
+      }),
+    );
+    check(
+      seed,
+      fc.property(rule, fc.integer({ min: 1, max: 100_000_000 }), (fee, amount) => {
+        expect(BigInt(estimateFeeFen(fee, amount))).toBe(topupFeeFen(fee, BigInt(amount)));
+      }),
+      300,
+    );
+  });
+
+  it('finds the prepay id in the payment package and sends the cashier only back into the app', () => {
+    expect(prepayIdOf('prepay_id=wx201410272009395522657a690389285100')).toBe('wx201410272009395522657a690389285100');
+    expect(prepayIdOf('prepay_id=wx1&x=1')).toBeNull();
+    expect(prepayIdOf('wx1')).toBeNull();
+    expect(sandboxCashierUrl('wx1', '/h5/topups/tu_1')).toBe('/sandbox/cashier?prepayId=wx1&return=%2Fh5%2Ftopups%2Ftu_1');
   });
 });

@@ -1,4 +1,4 @@
-// The web module over HTTP: the H5 pages' caching, precompression and SPA fallback, the pages' settings route and the spoken amounts.
+// The web module over HTTP: the H5 pages' caching, precompression and SPA fallback, the pages' settings route (top-up limits included) and the spoken amounts.
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -6,6 +6,7 @@ import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { seedDemo } from '../../src/sandbox/demo/index.ts';
+import { getTenant, TOPUP_METHODS } from '../../src/tenants/index.ts';
 import { H5_CSP, IMMUTABLE_CACHE, PRIVACY_NOTICE_VERSION, REVALIDATE_CACHE, webModule } from '../../src/web/index.ts';
 
 const ASSET = 'assets/index-AbC123xy.js';
@@ -95,6 +96,16 @@ describe('the pages settings route', () => {
     expect(c.tenant.oaAppId).toMatch(/^wx[0-9a-f]{16}$/);
     expect(c.oauthAuthorizeUrl).toBe(`${app.ctx.config.wechat.openBase}/connect/oauth2/authorize`);
     expect(c.idTypes).toContain('hk_macao_travel_permit');
+  });
+
+  it("gives a citizen-card tenant's enabled top-up methods with the limits and fees its policy sets, and a bank none", async () => {
+    const bank = (await app.app.inject({ method: 'GET', url: '/api/v1/h5/config?tenantId=abc-demo' })).json();
+    expect(bank.tenant.topup).toEqual({ methods: [] });
+    const c = (await app.app.inject({ method: 'GET', url: '/api/v1/h5/config?tenantId=hz-citizen-card' })).json();
+    const policy = (await getTenant(app.ctx.db, 'hz-citizen-card'))!.policy.topup.methods;
+    const enabled = TOPUP_METHODS.filter((m) => policy[m].enabled);
+    expect(enabled.length).toBeGreaterThan(0);
+    expect(c.tenant.topup.methods).toEqual(enabled.map((m) => ({ method: m, minFen: Number(policy[m].minFen), maxFen: Number(policy[m].maxFen), fee: policy[m].fee })));
   });
 
   it('lists the tenants to pick from only in the sandbox and without a tenant; an unknown tenant is 404', async () => {

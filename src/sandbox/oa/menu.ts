@@ -18,7 +18,7 @@ export interface OaMenu {
 /** Menu keys the demo menu pushes; issue 5's commands answer BALANCE and STATEMENT. */
 export const DEMO_MENU_KEYS = { balance: 'BALANCE', statement: 'STATEMENT', help: HELP_MENU_KEY, contact: 'CONTACT' } as const;
 
-/** One menu for every demo tenant: 余额, 明细, and 更多 (帮助, 联系客服). */
+/** One menu for every demo tenant: 余额, 明细, and 更多 (我的卡 and 充值: the H5 pages, 帮助, 联系客服). VIEW urls are paths: the phone opens them in its web view with the tenant named. */
 export const DEMO_OA_MENU: OaMenu = {
   button: [
     { type: 'click', name: '余额', key: DEMO_MENU_KEYS.balance },
@@ -26,6 +26,8 @@ export const DEMO_OA_MENU: OaMenu = {
     {
       name: '更多',
       sub_button: [
+        { type: 'view', name: '我的卡', url: '/h5/' },
+        { type: 'view', name: '充值', url: '/h5/topup' },
         { type: 'click', name: '帮助', key: DEMO_MENU_KEYS.help },
         { type: 'click', name: '联系客服', key: DEMO_MENU_KEYS.contact },
       ],

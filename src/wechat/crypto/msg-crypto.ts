@@ -1,5 +1,5 @@
 // Safe-mode (AES) message crypto and SHA1 signatures shared by the Official Account and WeCom callbacks (WECHAT.md §1, §5).
-import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { AppError } from '../../app/errors.ts';
 
 /** WeChat pads to a multiple of 32 bytes, not AES's 16 (WECHAT.md §1, "pitfalls"). */
@@ -22,7 +22,7 @@ export function decodeUtf8(bytes: Uint8Array, what: string): string {
 
 /** `hex(sha1(join(sort(parts))))`: the URL signature (3 parts) and msg_signature (4 parts). */
 export function sha1Signature(...parts: string[]): string {
-  return createHash('sha1').update([...parts].sort().join('')).digest('hex');
+  return hash('sha1', parts.sort().join(''), 'hex');
 }
 
 /** OA URL verification signature over token, timestamp and nonce. */
@@ -36,9 +36,11 @@ export function signatureMatches(expected: string, given: string | undefined): b
   return timingSafeEqual(Buffer.from(expected), Buffer.from(given.toLowerCase()));
 }
 
-function pkcs7Pad(buf: Buffer): Buffer {
-  const n = PAD_BLOCK - (buf.length % PAD_BLOCK);
-  return Buffer.concat([buf, Buffer.alloc(n, n)]);
+const AES_BLOCK = 16;
+
+/** `block ^= a ^ b`, on the first AES block of `block`. */
+function xorFirstBlock(block: Buffer, a: Buffer, b: Buffer): void {
+  for (let i = 0; i < AES_BLOCK; i++) block[i] = block[i]! ^ a[i]! ^ b[i]!;
 }
 
 function pkcs7Unpad(buf: Buffer): Buffer {
@@ -57,6 +59,18 @@ function pkcs7Unpad(buf: Buffer): Buffer {
 export class MsgCrypto {
   readonly #key: Buffer;
   readonly #iv: Buffer;
+  /**
+   * One AES-256-CBC context per direction, kept for the life of the object: setting up the key
+   * schedule costs several times the encryption of a message. CBC carries the last ciphertext
+   * block as the next IV, so each message's first block is corrected to start again from the
+   * fixed IV (see #encryptBlocks, #decryptBlocks); the output is exactly that of a fresh context.
+   */
+  #enc: ReturnType<typeof createCipheriv> | undefined;
+  #dec: ReturnType<typeof createDecipheriv> | undefined;
+  /** The last ciphertext block each context processed: its chaining value. */
+  readonly #encChain = Buffer.alloc(AES_BLOCK);
+  readonly #decChain = Buffer.alloc(AES_BLOCK);
+  readonly #receiveIdBytes: Buffer;
 
   constructor(
     private readonly token: string,
@@ -67,6 +81,7 @@ export class MsgCrypto {
     this.#key = Buffer.from(`${encodingAESKey}=`, 'base64');
     if (this.#key.length !== 32) throw new Error('EncodingAESKey must decode to 32 bytes');
     this.#iv = this.#key.subarray(0, 16);
+    this.#receiveIdBytes = Buffer.from(receiveId, 'utf8');
   }
 
   /** msg_signature over token, timestamp, nonce and (for messages) the Encrypt value. */
@@ -74,15 +89,67 @@ export class MsgCrypto {
     return encrypt === undefined ? sha1Signature(this.token, timestamp, nonce) : sha1Signature(this.token, timestamp, nonce, encrypt);
   }
 
+  /** AES-256-CBC with the fixed IV over whole blocks, in place of `plain`'s first block. */
+  #encryptBlocks(plain: Buffer): Buffer {
+    if (!this.#enc) {
+      this.#enc = createCipheriv('aes-256-cbc', this.#key, this.#iv);
+      this.#enc.setAutoPadding(false);
+      this.#iv.copy(this.#encChain);
+    }
+    // The context chains from its last ciphertext block C; P0 ^ IV ^ C is enciphered as E(P0 ^ IV).
+    xorFirstBlock(plain, this.#iv, this.#encChain);
+    let out: Buffer;
+    try {
+      out = this.#enc.update(plain);
+    } catch (err) {
+      this.#enc = undefined;
+      throw err;
+    }
+    if (out.length !== plain.length) {
+      // Never seen with padding off; a context that held data back would corrupt later messages.
+      this.#enc = undefined;
+      throw new Error('AES context returned a partial block');
+    }
+    out.copy(this.#encChain, 0, out.length - AES_BLOCK);
+    return out;
+  }
+
+  /** The inverse: the context yields D(C0) ^ C; the first block is set back to D(C0) ^ IV. */
+  #decryptBlocks(data: Buffer): Buffer {
+    if (!this.#dec) {
+      this.#dec = createDecipheriv('aes-256-cbc', this.#key, this.#iv);
+      this.#dec.setAutoPadding(false);
+      this.#iv.copy(this.#decChain);
+    }
+    let out: Buffer;
+    try {
+      out = this.#dec.update(data);
+    } catch (err) {
+      this.#dec = undefined;
+      throw err;
+    }
+    if (out.length !== data.length) {
+      this.#dec = undefined;
+      throw new Error('AES context returned a partial block');
+    }
+    xorFirstBlock(out, this.#decChain, this.#iv);
+    data.copy(this.#decChain, 0, data.length - AES_BLOCK);
+    return out;
+  }
+
   encrypt(message: string, random16: Buffer = randomBytes(RANDOM_PREFIX_BYTES)): string {
     if (random16.length !== RANDOM_PREFIX_BYTES) throw new Error('the random prefix is 16 bytes');
-    const msg = Buffer.from(message, 'utf8');
-    const len = Buffer.alloc(LENGTH_BYTES);
-    len.writeUInt32BE(msg.length, 0);
-    const plain = pkcs7Pad(Buffer.concat([random16, len, msg, Buffer.from(this.receiveId, 'utf8')]));
-    const cipher = createCipheriv('aes-256-cbc', this.#key, this.#iv);
-    cipher.setAutoPadding(false);
-    return Buffer.concat([cipher.update(plain), cipher.final()]).toString('base64');
+    // random(16) | length(4, BE) | message | receiveId | PKCS#7 padding to 32 bytes, built in one buffer.
+    const msgLen = Buffer.byteLength(message, 'utf8');
+    const unpadded = RANDOM_PREFIX_BYTES + LENGTH_BYTES + msgLen + this.#receiveIdBytes.length;
+    const pad = PAD_BLOCK - (unpadded % PAD_BLOCK);
+    const plain = Buffer.allocUnsafe(unpadded + pad);
+    random16.copy(plain, 0);
+    plain.writeUInt32BE(msgLen, RANDOM_PREFIX_BYTES);
+    plain.write(message, RANDOM_PREFIX_BYTES + LENGTH_BYTES, msgLen, 'utf8');
+    this.#receiveIdBytes.copy(plain, RANDOM_PREFIX_BYTES + LENGTH_BYTES + msgLen);
+    plain.fill(pad, unpadded);
+    return this.#encryptBlocks(plain).toString('base64');
   }
 
   /** The message and the id it was encrypted for; throws validation_failed or forbidden. */
@@ -92,16 +159,14 @@ export class MsgCrypto {
     }
     const data = Buffer.from(encrypt, 'base64');
     if (data.length === 0 || data.length % 16 !== 0) throw new AppError('validation_failed', 'encrypted message has a bad length');
-    const decipher = createDecipheriv('aes-256-cbc', this.#key, this.#iv);
-    decipher.setAutoPadding(false);
-    const plain = pkcs7Unpad(Buffer.concat([decipher.update(data), decipher.final()]));
+    const plain = pkcs7Unpad(this.#decryptBlocks(data));
     if (plain.length < RANDOM_PREFIX_BYTES + LENGTH_BYTES) throw new AppError('validation_failed', 'encrypted message is too short');
     const len = plain.readUInt32BE(RANDOM_PREFIX_BYTES);
     const start = RANDOM_PREFIX_BYTES + LENGTH_BYTES;
     if (start + len > plain.length) throw new AppError('validation_failed', 'encrypted message length field is wrong');
     const msgBytes = plain.subarray(start, start + len);
-    const receiveId = plain.subarray(start + len).toString('utf8');
-    if (receiveId !== this.receiveId) throw new AppError('forbidden', 'message was encrypted for another app');
-    return { message: decodeUtf8(msgBytes, 'encrypted message'), receiveId };
+    const idBytes = plain.subarray(start + len);
+    if (!idBytes.equals(this.#receiveIdBytes)) throw new AppError('forbidden', 'message was encrypted for another app');
+    return { message: decodeUtf8(msgBytes, 'encrypted message'), receiveId: this.receiveId };
   }
 }

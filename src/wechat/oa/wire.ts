@@ -1,7 +1,7 @@
 // The bytes of an OA push and its answer: XML or JSON bodies, passive replies, and the safe-mode envelope (WECHAT.md §1).
 import { AppError } from '../../app/errors.ts';
 import { decodeUtf8, type MsgCrypto } from '../crypto/msg-crypto.ts';
-import { buildXml, MAX_XML_BYTES, type XmlField, type XmlObject } from '../xml.ts';
+import { buildXml, cdata, MAX_XML_BYTES, type XmlField, type XmlObject } from '../xml.ts';
 import { parseOaXml } from './flat-xml.ts';
 import type { OaArticle, OaReply } from './types.ts';
 
@@ -94,6 +94,11 @@ export function assertReply(reply: OaReply): void {
  */
 export function buildPassiveReply(reply: OaReply, to: { openid: string; accountId: string; createTime: number }, format: OaFormat): string {
   assertReply(reply);
+  if (reply.type === 'text' && format === 'xml') {
+    // The common answer, written directly: the same bytes buildXml gives for these fields (wire.test.ts).
+    if (!Number.isFinite(to.createTime)) throw new Error('XML field CreateTime is not a finite number');
+    return `<xml><ToUserName>${cdata(to.openid)}</ToUserName><FromUserName>${cdata(to.accountId)}</FromUserName><CreateTime>${to.createTime}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content>${cdata(reply.content)}</Content></xml>`;
+  }
   const head = { ToUserName: to.openid, FromUserName: to.accountId, CreateTime: to.createTime };
   const fields: Record<string, XmlField> =
     reply.type === 'text'
@@ -115,8 +120,11 @@ export function buildPassiveReply(reply: OaReply, to: { openid: string; accountI
 export function buildEnvelope(crypto: MsgCrypto, plaintext: string, timestamp: string, nonce: string, format: OaFormat, random16?: Buffer): string {
   const encrypt = crypto.encrypt(plaintext, random16);
   const signature = crypto.signature(timestamp, nonce, encrypt);
-  if (format === 'json') return JSON.stringify({ Encrypt: encrypt, MsgSignature: signature, TimeStamp: Number(timestamp), Nonce: nonce });
-  return buildXml({ Encrypt: encrypt, MsgSignature: signature, TimeStamp: Number(timestamp), Nonce: nonce });
+  const ts = Number(timestamp);
+  if (format === 'json') return JSON.stringify({ Encrypt: encrypt, MsgSignature: signature, TimeStamp: ts, Nonce: nonce });
+  if (!Number.isFinite(ts)) throw new Error('XML field TimeStamp is not a finite number');
+  // buildXml's bytes for these four fields, written directly (base64 and hex need no CDATA escaping).
+  return `<xml><Encrypt><![CDATA[${encrypt}]]></Encrypt><MsgSignature><![CDATA[${signature}]]></MsgSignature><TimeStamp>${ts}</TimeStamp><Nonce>${cdata(nonce)}</Nonce></xml>`;
 }
 
 /** A reply as plain text: what a customer-service message (text only) or the simulated phone shows; at most MAX_REPLY_TEXT_BYTES. */

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'csv-parse/sync';
 import { history } from '../../../src/ledger/index.ts';
+import { BILL_REF_PATTERN, transactionBills } from '../../../src/contact/index.ts';
 import { expectMasked, startWorld, type Answer, type Session, type World } from './world.ts';
 
 let w: World;
@@ -111,6 +112,30 @@ describe('statement pages', { timeout: 60_000 }, () => {
     const second = await w.bind(s, w.holder('realtime-bank', '李晓红'), 0);
     const page = await get(s, `/api/v1/cards/${second.cardId}/transactions?limit=1`);
     expect((await get(s, `/api/v1/cards/${card.cardId}/transactions?cursor=${page.body.nextCursor}`)).body.code).toBe('validation_failed');
+  });
+
+  it('gives each entry a billRef that contact resolves to the same transaction of the reader, the same ref every time', async () => {
+    const s = await w.signIn('realtime-bank');
+    const card = await w.bind(s, w.holder('realtime-bank', '李晓红'));
+    const page = await get(s, `/api/v1/cards/${card.cardId}/transactions?limit=5`);
+    expect(page.status, page.text).toBe(200);
+    const refs = page.body.items.map((i: { billRef: string }) => i.billRef);
+    expect(refs).toHaveLength(5);
+    for (const r of refs) expect(r).toMatch(BILL_REF_PATTERN);
+    expect(new Set(refs).size).toBe(5);
+    const again = await get(s, `/api/v1/cards/${card.cardId}/transactions?limit=5`);
+    expect(again.body.items.map((i: { billRef: string }) => i.billRef)).toEqual(refs);
+    const rows = await w.server.ctx.db.selectFrom('contact_bill_refs').selectAll().where('ref', 'in', refs).execute();
+    expect(rows).toHaveLength(5);
+    for (const item of page.body.items) {
+      const row = rows.find((x) => x.ref === item.billRef)!;
+      expect(row).toMatchObject({ tenant_id: s.tenantId, user_id: s.userId, kind: 'transaction' });
+      const bill = await transactionBills.load(w.server.ctx, { tenantId: s.tenantId, userId: s.userId }, row.source_id, w.clock.now());
+      expect(bill).toMatchObject({ orderNumber: item.id, amountFen: BigInt(Math.abs(item.amount)), direction: item.direction, card: { cardId: card.cardId } });
+    }
+    // The source re-checks ownership: another user cannot open the bill.
+    const other = await w.signIn('realtime-bank');
+    await expect(transactionBills.load(w.server.ctx, { tenantId: s.tenantId, userId: other.userId }, rows[0]!.source_id, w.clock.now())).rejects.toMatchObject({ code: 'forbidden' });
   });
 
   it('adds a CNY equivalent at the rate in force on each booking day when asked', async () => {

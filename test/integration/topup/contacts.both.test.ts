@@ -84,6 +84,17 @@ describe('trusted contacts', () => {
     const fourth = await w.call('POST', '/api/v1/trusted-contacts', { session: await w.signIn(), body: { citizenCardNumber: elderCard(), relation: 'grandchild' } });
     expect(fourth.status).toBe(409);
     expect(fourth.body).toMatchObject({ reason: 'card_contacts_limit', limit: 3 });
+    // The owner's list pages as every list does (API.md: ?limit, ?cursor, nextCursor).
+    const all = await w.call('GET', '/api/v1/trusted-contacts', { session: owner });
+    expect(all.body.items.filter((c: { role: string }) => c.role === 'owner')).toHaveLength(3);
+    expect(all.body.nextCursor).toBeNull();
+    const first = await w.call('GET', '/api/v1/trusted-contacts?limit=2', { session: owner });
+    expect(first.body.items).toHaveLength(2);
+    expect(first.body.nextCursor).toEqual(expect.any(String));
+    const rest = await w.call('GET', `/api/v1/trusted-contacts?limit=2&cursor=${encodeURIComponent(first.body.nextCursor)}`, { session: owner });
+    expect([...first.body.items, ...rest.body.items].map((c: { id: string }) => c.id)).toEqual(all.body.items.map((c: { id: string }) => c.id));
+    expect(rest.body.nextCursor).toBeNull();
+    expect((await w.call('GET', '/api/v1/trusted-contacts?cursor=nonsense', { session: owner })).body).toMatchObject({ status: 400, code: 'validation_failed' });
   });
 
   it('stops top-ups for a relative once the owner revokes the contact', async () => {

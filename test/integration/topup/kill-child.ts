@@ -1,4 +1,7 @@
-// The process the kill test SIGKILLs: the real wecard server (identity, Pay notifications, top-ups, jobs polling) on the test's PostgreSQL schema, listening on a fixed port.
+// The process the kill test SIGKILLs: the real wecard server (identity, Pay notifications, top-ups, jobs polling) on the test's PostgreSQL schema.
+// It starts warm and listens on the fixed port only when the test writes "go" to its stdin, so a spare can be ready while its predecessor is still being killed.
+import { createInterface } from 'node:readline';
+import { sql } from 'kysely';
 import { createContext } from '../../../src/app/bootstrap.ts';
 import { buildServer } from '../../../src/app/server.ts';
 import { openPostgres } from '../../../src/db/connect.ts';
@@ -9,7 +12,7 @@ import { payNotifications } from '../../../src/wechat/pay/index.ts';
 import { testConfig } from '../../helpers/app.ts';
 import { captureLogs } from '../../helpers/logs.ts';
 
-const JOBS_POLL_MS = 100;
+const JOBS_POLL_MS = 250;
 
 async function main(): Promise<void> {
   const port = Number(process.env.KILL_PORT);
@@ -28,9 +31,25 @@ async function main(): Promise<void> {
   const { log } = captureLogs();
   const running = await createContext(config, { log, clock: systemClock, dbHandle, migrate: false });
   const app = await buildServer(running.ctx, { modules: [identityRoutes(), payNotifications(topupPaymentHandlers()), topupRoutes({ scheduleDaily: false })] });
-  await app.listen({ host: '127.0.0.1', port });
-  running.ctx.jobs.start(JOBS_POLL_MS);
-  process.stdout.write('ready\n');
+  await app.ready();
+  // Connections opened before the first request, as a long-running instance would have them.
+  await Promise.all(Array.from({ length: 4 }, () => sql`select pg_sleep(0.01)`.execute(running.ctx.db)));
+  const LOGF = process.env.KILL_CPU_LOG; const { appendFileSync } = await import('node:fs');
+  const cpuLog = (what: string) => { if (LOGF) { const u = process.cpuUsage(); appendFileSync(LOGF, `${process.pid} ${what} ${Math.round((u.user + u.system) / 1000)} ${Math.round(performance.now())}\n`); } };
+  cpuLog('warm');
+  process.stdout.write('warm\n');
+  // Started through kill-loader.cjs: keep the compiled code for the next restarts.
+  (globalThis as { __wecardWriteCodeCache?: () => void }).__wecardWriteCodeCache?.();
+  const lines = createInterface({ input: process.stdin });
+  // The test gone (stdin closed) means nobody will ever say go: leave.
+  lines.on('close', () => process.exit(0));
+  for await (const line of lines) {
+    if (line.trim() !== 'go') continue;
+    await app.listen({ host: '127.0.0.1', port });
+    running.ctx.jobs.start(JOBS_POLL_MS);
+    process.stdout.write('ready\n');
+    cpuLog('ready'); setInterval(() => cpuLog('tick'), 20).unref();
+  }
 }
 
 main().catch((err) => {

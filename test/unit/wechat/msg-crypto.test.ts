@@ -160,3 +160,27 @@ describe('interop with independent libraries', () => {
     );
   });
 });
+
+describe('one MsgCrypto kept for many messages (its AES contexts are reused)', () => {
+  const aesKey = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
+  const appId = 'wxb11529c136998cb6';
+  const PUBLISHED = 'jn1L23DB+6ELqJ+6bruv21Y6MD7KeIfP82D6gU39rmkgczbWwt5+3bnyg5K55bgVtVzd832WzZGMhkP72vVOfg==';
+
+  it('gives every message the output of a fresh context, whatever came before, refused input included', () => {
+    const c = new MsgCrypto('pamtest', aesKey, appId);
+    const other = new MsgCrypto('pamtest', aesKey, 'wx0000000000000000');
+    const badPadding = Buffer.alloc(64).toString('base64');
+    for (let i = 0; i < 40; i++) {
+      const msg = `<xml><Content><![CDATA[${'消息'.repeat(i)}]]></Content><MsgId>${i}</MsgId></xml>`;
+      // Encrypted by the library, decrypted by us after whatever the previous round left in the contexts.
+      expect(c.decrypt(wecomCrypto.encrypt(aesKey, msg, appId)).message).toBe(msg);
+      expect(wecomCrypto.decrypt(aesKey, c.encrypt(msg)).message).toBe(msg);
+      if (i % 3 === 0) expect(codeOf(() => c.decrypt(badPadding))).toBe('validation_failed');
+      if (i % 4 === 0) expect(codeOf(() => c.decrypt(other.encrypt(msg)))).toBe('forbidden');
+      if (i % 5 === 0) expect(codeOf(() => c.decrypt('AAAA'))).toBe('validation_failed');
+      // The published vector still comes out exactly, both ways.
+      expect(c.encrypt('我是中文abcd123', Buffer.from('aaaabbbbccccdddd'))).toBe(PUBLISHED);
+      expect(c.decrypt(PUBLISHED).message).toBe('我是中文abcd123');
+    }
+  });
+});

@@ -77,3 +77,11 @@ export function groupMasked(masked: string): string {
 export function groupDigits(s: string): string {
   return s.replace(/\s+/g, '').replace(/(.{4})(?=.)/g, '$1 ');
 }
+
+/** What a person types as yuan (`100`, `12.5`, `1,000.05`) → fen; null if it is not an amount with at most two decimals. No floating point. */
+export function parseYuan(text: string): number | null {
+  const m = /^(\d{1,12})(?:\.(\d{1,2}))?$/.exec(text.trim().replace(/^¥\s*/, '').replace(/(\d)[,，](?=\d{3})/g, '$1'));
+  if (!m) return null;
+  const fen = BigInt(m[1]!) * 100n + BigInt((m[2] ?? '').padEnd(2, '0'));
+  return fen <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(fen) : null;
+}

@@ -28,9 +28,9 @@ export const router = createRouter({
     { path: '/quick-balance', name: 'quick', component: () => import('./pages/QuickBalancePage.vue'), meta: { auth: true, title: 'quick.title' } },
     { path: '/consents', name: 'consents', component: () => import('./pages/ConsentsPage.vue'), meta: { auth: true, title: 'consents.title' } },
     { path: '/me', name: 'me', component: () => import('./pages/MePage.vue'), meta: { auth: true, tab: true, title: 'me.title' } },
-    // Issue 8's later part: top-up (issue 6) and bill → customer service (issue 7).
-    { path: '/topup', name: 'topup', component: () => import('./pages/PlaceholderPage.vue'), meta: { auth: true, title: 'me.topup' } },
-    { path: '/bills/:billRef', name: 'bill', component: () => import('./pages/PlaceholderPage.vue'), meta: { auth: true, title: 'placeholder.title' } },
+    { path: '/topup', name: 'topup', component: () => import('./pages/TopupPage.vue'), meta: { auth: true, title: 'topup.title' } },
+    { path: '/topups/:orderId', name: 'topupStatus', component: () => import('./pages/TopupStatusPage.vue'), meta: { auth: true, title: 'topupStatus.title' } },
+    { path: '/bills/:billRef', name: 'bill', component: () => import('./pages/BillPage.vue'), meta: { auth: true, title: 'bill.title' } },
     { path: '/:rest(.*)*', redirect: '/' },
   ],
   scrollBehavior: (_to, _from, saved) => saved ?? { top: 0 },

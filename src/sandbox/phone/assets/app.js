@@ -1,4 +1,4 @@
-// The simulated phone: pick a demo tenant and cardholder, chat with the tenant's Official Account through the sandbox.
+// The simulated phone: pick a demo tenant and cardholder, chat with the tenant's Official Account through the sandbox, open its H5 pages in the phone, read template messages in the tray.
 'use strict';
 
 /** Every sandbox endpoint the page calls ({name} is filled in); the page test checks each exists. */
@@ -8,13 +8,18 @@ const API = {
   oaMessages: '/sandbox/api/users/{openid}/oa-messages',
   oaMenu: '/sandbox/api/tenants/{tenantId}/oa-menu',
   customMessages: '/sandbox/api/custom-messages',
+  templateMessages: '/sandbox/api/template-messages',
 };
+/** The sandbox's OA web-authorisation page: inside the phone WeChat signs the user in silently (snsapi_base). */
+const AUTHORIZE_PATH = '/sandbox/open/connect/oauth2/authorize';
+/** Pages the phone opens in its web view: this server's, by path (menu VIEW links are paths in the sandbox). */
+const LOCAL_PATH = /^\/(?!\/)\S{0,500}$/;
 /** How often the page looks for customer-service messages (late answers). */
 const POLL_MS = 2000;
 const STORAGE_PREFIX = 'wecard.sandbox.oaUser:';
 
 const $ = (id) => document.getElementById(id);
-const state = { demo: null, session: null, pollTimer: null, seen: new Set(), firstPoll: true, busy: false };
+const state = { demo: null, session: null, pollTimer: null, seen: new Set(), firstPoll: true, busy: false, templates: new Set() };
 
 function path(template, params) {
   return template.replace(/\{(\w+)\}/g, (_m, k) => encodeURIComponent(params[k]));
@@ -40,7 +45,7 @@ function setStatus(text) {
 }
 
 function addMessage(kind, text, label) {
-  const li = document.createElement('li');
+  const li = document.createElement('div');
   li.className = `msg ${kind}`;
   if (label) {
     const l = document.createElement('span');
@@ -149,9 +154,55 @@ function toggleSubmenu(button, list, open) {
   if (show) list.querySelector('button').focus();
 }
 
+/** A VIEW link of the menu as the phone opens it: H5 links name the tenant (as a real menu's URL would). */
+function viewUrl(raw) {
+  if (!LOCAL_PATH.test(raw)) return null;
+  const url = new URL(raw, location.origin);
+  if (url.pathname.startsWith('/h5/') && state.session && !url.searchParams.has('tenant')) url.searchParams.set('tenant', state.session.tenantId);
+  return url.pathname + url.search;
+}
+
+function openWebview(url, title) {
+  $('webview-title').textContent = title || '网页';
+  $('webview').hidden = false;
+  document.querySelector('.screen').classList.add('webview-open');
+  $('webview-frame').src = url;
+  $('webview-close').focus();
+}
+
+function closeWebview() {
+  const wasOpen = !$('webview').hidden;
+  $('webview').hidden = true;
+  document.querySelector('.screen').classList.remove('webview-open');
+  $('webview-frame').removeAttribute('src');
+  if (wasOpen) $('text').focus();
+}
+
+/**
+ * Inside WeChat an OA page's web authorisation (snsapi_base) needs no tap: when the frame lands on
+ * the sandbox's chooser, the phone picks its own user, as WeChat would.
+ */
+function onFrameLoad() {
+  const frame = $('webview-frame');
+  let loc;
+  try {
+    loc = frame.contentWindow.location;
+    if (loc.pathname !== AUTHORIZE_PATH && frame.contentDocument && frame.contentDocument.title) $('webview-title').textContent = frame.contentDocument.title;
+  } catch {
+    return; // another origin: nothing to do
+  }
+  if (!state.session || loc.pathname !== AUTHORIZE_PATH) return;
+  const params = new URLSearchParams(loc.search);
+  if (params.has('sandbox_openid')) return;
+  params.set('sandbox_openid', state.session.openid);
+  loc.replace(`${AUTHORIZE_PATH}?${params}`);
+}
+
 function menuAction(item) {
   if (item.type === 'view' && item.url) {
-    window.open(item.url, '_blank', 'noopener');
+    const url = viewUrl(item.url);
+    if (url) openWebview(url, item.name);
+    else window.open(item.url, '_blank', 'noopener');
     return;
   }
   if (item.key) {
@@ -197,6 +248,59 @@ async function poll() {
   }
 }
 
+/** A template message as the tray shows it: the headline (`first`), the keywords, the remark. */
+function templateText(m) {
+  const data = m.data || {};
+  const value = (k) => (data[k] && typeof data[k].value === 'string' ? data[k].value : '');
+  const keys = Object.keys(data).filter((k) => k !== 'first' && k !== 'remark');
+  return { title: value('first') || m.templateId, lines: keys.map(value).filter(Boolean), remark: value('remark') };
+}
+
+function addTemplate(m) {
+  const li = document.createElement('li');
+  li.className = 'tray-item';
+  const t = templateText(m);
+  const h = document.createElement('p');
+  h.className = 'tray-item-title';
+  h.textContent = t.title;
+  li.appendChild(h);
+  for (const line of t.lines.concat(t.remark ? [t.remark] : [])) {
+    const p = document.createElement('p');
+    p.textContent = line;
+    li.appendChild(p);
+  }
+  const time = document.createElement('p');
+  time.className = 'tray-item-time';
+  time.textContent = new Date(m.sentAt).toLocaleString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false });
+  li.appendChild(time);
+  $('tray-list').prepend(li);
+  $('tray-empty').hidden = true;
+  $('tray-count').textContent = String($('tray-list').children.length);
+}
+
+async function pollTemplates() {
+  const s = state.session;
+  if (!s) return;
+  try {
+    const list = await call('GET', `${API.templateMessages}?openid=${encodeURIComponent(s.openid)}`);
+    const items = Array.isArray(list) ? list.slice().reverse() : [];
+    for (const m of items) {
+      const id = `${m.sentAt}|${m.templateId}|${JSON.stringify(m.data)}`;
+      if (state.templates.has(id)) continue;
+      state.templates.add(id);
+      addTemplate(m);
+    }
+  } catch {
+    // The next poll tries again.
+  }
+}
+
+function toggleTray() {
+  const open = $('tray').hidden;
+  $('tray').hidden = !open;
+  $('tray-toggle').setAttribute('aria-expanded', String(open));
+}
+
 async function enter(event) {
   event.preventDefault();
   const tenantId = $('tenant').value;
@@ -219,9 +323,17 @@ async function enter(event) {
     $('text').placeholder = '发送消息，例如：帮助';
     addMessage('system', '已进入公众号。发送「帮助」查看可用指令。');
     setStatus(`已进入「${tenant ? tenant.name : tenantId}」。`);
+    state.templates = new Set();
+    $('tray-list').textContent = '';
+    $('tray-count').textContent = '0';
+    $('tray-empty').hidden = false;
+    closeWebview();
     clearInterval(state.pollTimer);
-    await poll();
-    state.pollTimer = setInterval(poll, POLL_MS);
+    await Promise.all([poll(), pollTemplates()]);
+    state.pollTimer = setInterval(() => {
+      void poll();
+      void pollTemplates();
+    }, POLL_MS);
     $('text').focus();
   } catch (err) {
     setStatus(`无法进入公众号：${err.message}`);
@@ -250,6 +362,9 @@ async function init() {
   $('tenant').addEventListener('change', fillCardholders);
   $('setup-form').addEventListener('submit', enter);
   $('composer').addEventListener('submit', submitText);
+  $('webview-close').addEventListener('click', closeWebview);
+  $('webview-frame').addEventListener('load', onFrameLoad);
+  $('tray-toggle').addEventListener('click', toggleTray);
   document.addEventListener('keydown', (e) => {
     if (e.key !== 'Escape') return;
     for (const b of document.querySelectorAll('.menu [aria-expanded="true"]')) {

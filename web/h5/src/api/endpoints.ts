@@ -81,6 +81,88 @@ export interface QuickBalance {
   lastTransactions: Txn[];
 }
 
+export type TopupMethod = 'wechat_balance' | 'bank_card' | 'credit_card';
+
+/** wx.requestPayment / getBrandWCPayRequest parameters (package is `prepay_id=…`). */
+export interface PayParams {
+  appId: string;
+  timeStamp: string;
+  nonceStr: string;
+  package: string;
+  signType: string;
+  paySign: string;
+}
+
+export interface TopupAnswer {
+  orderId: string;
+  status: string;
+  amount: number;
+  fee: number;
+  total: number;
+  currency: string;
+  method: string;
+  payParams: PayParams | null;
+  expectedArrival: string | null;
+  expiresAt: string;
+}
+
+export interface TopupView {
+  orderId: string;
+  status: string;
+  amount: number;
+  fee: number;
+  total: number;
+  currency: string;
+  method: string;
+  card: { maskedNumber: string; form: string };
+  onBehalfOf: boolean;
+  reason: string | null;
+  paidAt: string | null;
+  creditedAt: string | null;
+  completedAt: string | null;
+  expectedArrival: string | null;
+  refunded: number;
+  load: { state: string; deadline: string | null; loadedAt: string | null; channel: string | null } | null;
+  transactionId: string | null;
+  createdAt: string;
+  history: { status: string; event: string; at: string; note: string | null }[];
+}
+
+export interface TrustedContact {
+  id: string;
+  role: 'requester' | 'owner' | string;
+  maskedCardNumber: string;
+  relation: string;
+  status: string;
+  createdAt: string;
+  acceptedAt: string | null;
+}
+
+export interface Bill {
+  billRef: string;
+  kind: string;
+  orderNumber: string;
+  amount: number;
+  currency: string;
+  direction: string;
+  status: string;
+  occurredAt: string;
+  title: string;
+  counterparty: string | null;
+  card: { cardId: string | null; maskedNumber: string; last4: string; kind: string } | null;
+}
+
+export interface ContactAnswer {
+  contactId: string;
+  status: string;
+  qrCodeUrl: string | null;
+  maskedAgent: { name: string; id: string; title: string } | null;
+  watermark: string | null;
+  expiresAt: string;
+  queue: { position: number; expectedWaitMinutes: number; opensAt: string | null } | null;
+  emergency: { serviceId: string; verification: string[] } | null;
+}
+
 const enc = encodeURIComponent;
 
 export const api = {
@@ -116,6 +198,18 @@ export const api = {
 
   consents: () => request<{ items: Consent[] }>('/api/v1/consents').then((r) => r.items),
   setConsent: (c: { purpose: string; noticeVersion: string; granted: boolean }) => request<Consent>('/api/v1/consents', { body: c }),
+
+  createTopup: (b: { citizenCardNumber: string; amount: number; method: TopupMethod; onBehalfOf?: string; app?: 'oa' | 'miniProgram' }) =>
+    request<TopupAnswer>('/api/v1/topups', { body: b, idempotent: true }),
+  topup: (orderId: string, opts: RequestOptions = {}) => request<TopupView>(`/api/v1/topups/${enc(orderId)}`, opts),
+  topups: () => request<{ items: TopupView[]; nextCursor: string | null }>('/api/v1/topups', { query: { limit: 20 } }),
+  renewPayment: (orderId: string) => request<TopupAnswer>(`/api/v1/topups/${enc(orderId)}/payment`, { body: { app: 'oa' } }),
+  trustedContacts: () => request<{ items: TrustedContact[] }>('/api/v1/trusted-contacts').then((r) => r.items),
+
+  bill: (billRef: string) => request<Bill>(`/api/v1/bills/${enc(billRef)}`),
+  contactAboutBill: (billRef: string, noticeVersion: string) =>
+    request<ContactAnswer>(`/api/v1/bills/${enc(billRef)}/contact`, { body: { consent: true, noticeVersion }, idempotent: true }),
+  contact: (contactId: string) => request<ContactAnswer>(`/api/v1/contacts/${enc(contactId)}`),
 
   answerStepUp: (challengeId: string, answer: string) =>
     request<{ passed: true; validUntil: string }>(`/api/v1/step-ups/${enc(challengeId)}`, { body: { answer }, interactive: false }),

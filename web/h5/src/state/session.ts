@@ -1,6 +1,7 @@
 // Who is signed in on this page: tenant, session token, the user and their preferences, the device id; kept in browser storage.
 import { reactive } from 'vue';
 import { local, perTab, randomId, readJson, writeJson } from './storage.ts';
+import type { FeeRule } from '../topup.ts';
 
 export interface User {
   id: string;
@@ -30,9 +31,18 @@ export interface H5Config {
     oaAppId: string | null;
     statements: { maxMonths: number; mode: string };
     noBind: { enabled: boolean };
+    /** Absent from servers before the top-up pages; empty: the institution has no top-up. */
+    topup?: { methods: TopupMethodRule[] };
   } | null;
   oauthAuthorizeUrl: string;
   tenants: { id: string; name: string; kind: string }[];
+}
+
+export interface TopupMethodRule {
+  method: 'wechat_balance' | 'bank_card' | 'credit_card';
+  minFen: number;
+  maxFen: number;
+  fee: FeeRule;
 }
 
 export interface Prefs {

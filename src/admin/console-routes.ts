@@ -1,0 +1,46 @@
+// Serves the built operator console (web/admin/dist) under /admin/ with a strict CSP; without a build, /admin/ says how to make one.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import { AppError } from '../app/errors.ts';
+import type { App } from '../app/server.ts';
+
+/** Where `vite build --config web/admin/vite.config.ts` writes the console; never committed. */
+export const ADMIN_DIST_DIR = fileURLToPath(new URL('../../web/admin/dist/', import.meta.url));
+
+/** Scripts and styles from this server only (Element Plus sets style attributes); never framed. */
+export const ADMIN_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "font-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+export async function registerConsolePages(app: App, root = ADMIN_DIST_DIR): Promise<void> {
+  if (!existsSync(`${root}index.html`)) {
+    app.get('/admin/', { schema: { hide: true } }, async () => {
+      throw new AppError('not_ready', 'the operator console is not built: run `npx vite build --config web/admin/vite.config.ts`');
+    });
+    return;
+  }
+  await app.register(async (scope) => {
+    await scope.register(fastifyStatic, {
+      root,
+      prefix: '/admin/',
+      decorateReply: false,
+      index: ['index.html'],
+      setHeaders: (res, filePath) => {
+        res.header('content-security-policy', ADMIN_CSP);
+        res.header('x-content-type-options', 'nosniff');
+        res.header('referrer-policy', 'same-origin');
+        res.header('cache-control', filePath.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
+      },
+    });
+  });
+}
