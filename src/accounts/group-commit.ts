@@ -5,7 +5,7 @@ import { inTx, type Db, type Tx } from '../db/tx.ts';
 /** Items one transaction carries: bounds its duration and the row locks it holds. */
 export const GROUP_COMMIT_MAX_ITEMS = 64;
 /** Transactions in flight at once: the rest of the pool stays free for reads. */
-export const GROUP_COMMIT_MAX_INFLIGHT = 10;
+export const GROUP_COMMIT_MAX_INFLIGHT = 4;
 /** Items waiting beyond this are refused at once (service_paused) rather than queued without end. */
 export const GROUP_COMMIT_MAX_QUEUED = 10_000;
 

@@ -1,5 +1,5 @@
 // Serves the built operator console (web/admin/dist) under /admin/ with a strict CSP; without a build, /admin/ says how to make one.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import { AppError } from '../app/errors.ts';
@@ -29,12 +29,19 @@ export async function registerConsolePages(app: App, root = ADMIN_DIST_DIR): Pro
     });
     return;
   }
+  // The page itself is answered by its own route: the server ignores trailing slashes, which the
+  // static plugin's directory index does not survive. Read once: a rebuild needs a restart.
+  const indexHtml = readFileSync(`${root}index.html`);
+  const headers = { 'content-security-policy': ADMIN_CSP, 'x-content-type-options': 'nosniff', 'referrer-policy': 'same-origin' };
+  app.get('/admin/', { schema: { hide: true } }, async (_req, reply) =>
+    reply.type('text/html; charset=utf-8').headers({ ...headers, 'cache-control': 'no-cache' }).send(indexHtml),
+  );
   await app.register(async (scope) => {
     await scope.register(fastifyStatic, {
       root,
       prefix: '/admin/',
       decorateReply: false,
-      index: ['index.html'],
+      index: false,
       setHeaders: (res, filePath) => {
         res.header('content-security-policy', ADMIN_CSP);
         res.header('x-content-type-options', 'nosniff');

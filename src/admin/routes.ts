@@ -99,7 +99,7 @@ async function assertAssignee(ctx: AppContext, tenantId: string, operatorId: str
 
 const ROUTES: RouteSpec[] = [
   {
-    method: 'DELETE', url: '/session', permission: 'session', action: 'logout', summary: 'Sign out (ends the session)',
+    method: 'DELETE', url: '/session', permission: 'session', action: 'sign_out', summary: 'Sign out (ends the session)',
     handler: async (ctx, _req, reply, who) => {
       await signOut(ctx, who);
       clearCookies(ctx, reply);
@@ -474,6 +474,8 @@ function guard(ctx: AppContext, permission: Permission) {
     if (!isAllowed(who.operator.role, permission)) throw new AppError('forbidden', `the ${who.operator.role} role may not do this`, { reason: 'role' });
     const tenantId = (req.params as { tenantId?: string } | undefined)?.tenantId;
     if (tenantId !== undefined && !canActOnTenant(who.operator.tenantId, tenantId)) throw new AppError('forbidden', 'not your tenant', { reason: 'tenant' });
+    // After the scope check, so nobody learns which other tenants exist.
+    if (tenantId !== undefined) await requireTenant(ctx.db, tenantId);
   };
 }
 

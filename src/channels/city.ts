@@ -92,7 +92,7 @@ export function cityRoutes(app: App, ctx: AppContext, authenticate: Authenticate
     {
       preHandler: authenticate,
       schema: {
-        tags: ['channels'],
+        tags: ['cardholder'],
         summary: 'City services: the cardholder authorises showing their bank balance beside their social-security accounts (step 1 of 3)',
         security,
         body: Type.Object({ consent: Type.Literal(true, { description: 'the user agreed to share their verified identity with the city-services view' }) }, { additionalProperties: false }),
@@ -117,7 +117,7 @@ export function cityRoutes(app: App, ctx: AppContext, authenticate: Authenticate
     {
       preHandler: authenticate,
       schema: {
-        tags: ['channels'],
+        tags: ['cardholder'],
         summary: 'City services step 2: a face-verification token plus the four card elements of one of the user’s bound cards',
         security,
         params: AuthId,
@@ -172,7 +172,7 @@ export function cityRoutes(app: App, ctx: AppContext, authenticate: Authenticate
     {
       preHandler: authenticate,
       schema: {
-        tags: ['channels'],
+        tags: ['cardholder'],
         summary: 'City services step 3: the verified card’s balance (real time, as the balance API) beside the social-security / housing-fund accounts of the provider tenant',
         security,
         params: AuthId,

@@ -24,8 +24,8 @@ export const SCREENSHOT_DIR = path.resolve(process.env.WECARD_TEST_RESULTS ?? 't
 export const README_SCREENSHOT_DIR = path.resolve(new URL('../..', import.meta.url).pathname, 'docs', 'screenshots');
 const README_SHOTS: Record<string, string> = {
   phone: 'phone.png',
-  'normal-07-balance': 'balance.png',
-  'elderly-07-balance': 'balance-elderly.png',
+  'normal-09-balance-voice': 'balance.png',
+  'elderly-09-balance-voice': 'balance-elderly.png',
   'normal-11-trends': 'trends.png',
 };
 

@@ -6,7 +6,7 @@ import { inTx } from '../../../src/db/tx.ts';
 import { findAccountByCode, history, transfer, transferMany, MAX_TRANSFER_BATCH } from '../../../src/ledger/index.ts';
 import { internalAccountCode } from '../../../src/sandbox/demo/index.ts';
 import { testDbKind } from '../../helpers/db.ts';
-import { startWorld, type World } from './world.ts';
+import { startWorld, type Answer, type World } from './world.ts';
 
 const ENTRIES = testDbKind() === 'postgres' ? 10_000 : 1_000;
 const PAGE = 50;
@@ -82,7 +82,7 @@ describe('cursor pagination', () => {
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const [r] = await Promise.all([
+      const [r]: [Answer, void] = await Promise.all([
         w.call('GET', `/api/v1/cards/${card.cardId}/transactions?limit=${PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { session: s }),
         postOne(),
       ]);

@@ -16,7 +16,8 @@ writeFileSync(path.join(dir, 'assets', 'index-abc.js'), 'console.log(1)');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function appWith(root: string): Promise<App> {
-  const app = Fastify() as unknown as App;
+  // As the server is built (src/app/server.ts): trailing slashes ignored.
+  const app = Fastify({ routerOptions: { ignoreTrailingSlash: true } }) as unknown as App;
   registerProblemHandling(app);
   app.get('/admin/api/v1/ping', async () => ({ ok: true }));
   await registerConsolePages(app, `${root}${path.sep}`);
@@ -33,6 +34,7 @@ describe('console pages', () => {
     expect(page.headers['content-security-policy']).toBe(ADMIN_CSP);
     expect(ADMIN_CSP).toContain("frame-ancestors 'none'");
     expect(page.headers['cache-control']).toBe('no-cache');
+    expect((await app.inject({ method: 'GET', url: '/admin' })).body).toBe(page.body);
     const asset = await app.inject({ method: 'GET', url: '/admin/assets/index-abc.js' });
     expect([asset.statusCode, asset.headers['cache-control']]).toEqual([200, 'public, max-age=31536000, immutable']);
     expect((await app.inject({ method: 'GET', url: '/admin/api/v1/ping' })).json()).toEqual({ ok: true });

@@ -234,3 +234,14 @@ describe('risk events', () => {
     expect(unfreezeAudit).toEqual([{ actor_id: await idOf('one.reviewer') }]);
   });
 });
+
+describe('unknown tenants', () => {
+  it('answers not_found to a platform operator and forbidden to a tenant operator, changing nothing', async () => {
+    clock.advance(31_000);
+    const platform = await signedIn('platform.admin');
+    const r = await platform.call('PATCH', '/tenants/no-such-bank/settings', { fourEyesThresholdFen: 5 });
+    expect([r.status, r.body.code]).toEqual([404, 'not_found']);
+    const one = await signedIn('one.admin');
+    expect((await one.call('GET', '/tenants/no-such-bank/policy')).body.reason).toBe('tenant');
+  });
+});

@@ -34,9 +34,6 @@ async function main(): Promise<void> {
   await app.ready();
   // Connections opened before the first request, as a long-running instance would have them.
   await Promise.all(Array.from({ length: 4 }, () => sql`select pg_sleep(0.01)`.execute(running.ctx.db)));
-  const LOGF = process.env.KILL_CPU_LOG; const { appendFileSync } = await import('node:fs');
-  const cpuLog = (what: string) => { if (LOGF) { const u = process.cpuUsage(); appendFileSync(LOGF, `${process.pid} ${what} ${Math.round((u.user + u.system) / 1000)} ${Math.round(performance.now())}\n`); } };
-  cpuLog('warm');
   process.stdout.write('warm\n');
   // Started through kill-loader.cjs: keep the compiled code for the next restarts.
   (globalThis as { __wecardWriteCodeCache?: () => void }).__wecardWriteCodeCache?.();
@@ -48,7 +45,6 @@ async function main(): Promise<void> {
     await app.listen({ host: '127.0.0.1', port });
     running.ctx.jobs.start(JOBS_POLL_MS);
     process.stdout.write('ready\n');
-    cpuLog('ready'); setInterval(() => cpuLog('tick'), 20).unref();
   }
 }
 

@@ -1,17 +1,11 @@
 // SMS banking through the sandbox provider: signed inbound texts YE / YE#1234 / MX / BZ answered by SMS from the same use cases (quota, audit) as the API; unsigned or replayed texts refused.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { getBalance } from '../../../src/ledger/index.ts';
 import { SMS_COMMAND_TOPIC, SMS_HELP_TEXT, SMS_NOT_REGISTERED_TEXT, smsSignature } from '../../../src/channels/index.ts';
-import { SMS_PROVIDER_TOKEN, startChannelsWorld, type ChannelsWorld } from './world.ts';
+import { SMS_PROVIDER_TOKEN, type ChannelsWorld } from './world.ts';
 
 let w: ChannelsWorld;
 
-beforeAll(async () => {
-  w = await startChannelsWorld();
-}, 120_000);
-afterAll(async () => {
-  await w?.close();
-});
 
 function yuan(fen: bigint): string {
   const neg = fen < 0n;
@@ -33,6 +27,12 @@ async function rawPost(tenantId: string, raw: string, headers: Record<string, st
   const res = await fetch(`${w.server.url}/sms/inbound/${tenantId}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: raw });
   return { status: res.status, body: await res.json() };
 }
+
+/** Registers the suite on the file's shared world (one platform start per test file). */
+export function smsSuite(world: () => ChannelsWorld): void {
+  beforeAll(() => {
+    w = world();
+  });
 
 describe('SMS banking', { timeout: 60_000 }, () => {
   it('answers YE, YE#1234, MX and BZ for the cards registered to the sender’s phone, masked, matching the ledger and the statement API', async () => {
@@ -112,3 +112,4 @@ describe('SMS banking', { timeout: 60_000 }, () => {
     expect(after[0].text).toContain(SMS_HELP_TEXT);
   });
 });
+}

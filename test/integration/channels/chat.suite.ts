@@ -1,21 +1,15 @@
 // Issue 5 acceptance through the sandbox: a demo user binds a card in the H5 API, then 余额 in the OA chat (safe mode, real encrypted protocol) answers the masked balance of the ledger and 明细 the statement API's entries.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { getBalance } from '../../../src/ledger/index.ts';
 import { setCardStatus } from '../../../src/core/index.ts';
 import { inTx } from '../../../src/db/tx.ts';
 import { getCredentials } from '../../../src/tenants/index.ts';
 import { pushOaMessage } from '../../../src/sandbox/oa/index.ts';
 import { expectMasked, strings } from '../accounts/world.ts';
-import { startChannelsWorld, type ChannelsWorld } from './world.ts';
+import { type ChannelsWorld } from './world.ts';
 
 let w: ChannelsWorld;
 
-beforeAll(async () => {
-  w = await startChannelsWorld();
-}, 120_000);
-afterAll(async () => {
-  await w?.close();
-});
 
 /** Written here, independently of src/channels/format.ts: ¥ with thousands separators and 2 decimals. */
 function yuan(fen: bigint): string {
@@ -35,6 +29,12 @@ function shanghai(iso: string): string {
 function expectNoClear(reply: string, h: { cards: { number: string }[]; phone: string; idNumber: string }): void {
   expectMasked({ status: 200, body: reply, text: reply, headers: new Headers() }, h as never);
 }
+
+/** Registers the suite on the file's shared world (one platform start per test file). */
+export function chatSuite(world: () => ChannelsWorld): void {
+  beforeAll(() => {
+    w = world();
+  });
 
 describe('OA chat (safe mode, through the sandbox push)', { timeout: 60_000 }, () => {
   it('binds in the H5 API, then 余额 answers the masked balance matching the ledger and 明细 the statement API’s last 5 entries', async () => {
@@ -155,15 +155,16 @@ describe('OA chat (safe mode, through the sandbox push)', { timeout: 60_000 }, (
     const welcome = await subscribe(u.oaOpenid);
     expect(welcome.reply).toContain('感谢关注');
     expect(welcome.reply).toContain(`/h5/bind?tenant=${tenantId}`);
-    const h = w.holder(tenantId, '孙丽娟');
-    const card = await w.bind(u.session, h, 0);
+    // 赵志强's second card (USD): the other suites use his first.
+    const h = w.holder(tenantId, '赵志强');
+    const card = await w.bind(u.session, h, 1);
     const core = await w.coreOf(u.session, card.cardId);
     await inTx(w.server.ctx.db, (tx) => setCardStatus(tx, core.id, 'lost', w.clock.now()));
     w.forgetHotState();
     const lost = await w.chat(tenantId, u.oaOpenid, { text: '余额' });
     expect(lost.reply).toContain('挂失');
     expect(lost.reply).toContain(card.maskedNumber.slice(-4));
-    expect(strings(lost.reply).join()).not.toContain(h.cards[0]!.number);
+    expect(strings(lost.reply).join()).not.toContain(h.cards[1]!.number);
     // Once bound, a returning follower is welcomed without the link.
     w.clock.advance(1_000);
     const again = await subscribe(u.oaOpenid);
@@ -171,3 +172,4 @@ describe('OA chat (safe mode, through the sandbox push)', { timeout: 60_000 }, (
     expect(again.reply).not.toContain('/h5/bind');
   });
 });
+}

@@ -1,19 +1,19 @@
 // City services through the sandbox: authorise, face + card-element verification, then the bank balance beside the 社保 / 公积金 accounts of a second (social-security) provider tenant.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { getBalance } from '../../../src/ledger/index.ts';
 import { CITY_MAX_ATTEMPTS, CITY_VERIFIED_TTL_MS, setChannelSettings } from '../../../src/channels/index.ts';
-import { startChannelsWorld, type ChannelsWorld } from './world.ts';
+import { type ChannelsWorld } from './world.ts';
 
 let w: ChannelsWorld;
 const tenantId = 'realtime-bank';
 const provider = 'city-social-security';
 
-beforeAll(async () => {
-  w = await startChannelsWorld();
-}, 120_000);
-afterAll(async () => {
-  await w?.close();
-});
+
+/** Registers the suite on the file's shared world (one platform start per test file). */
+export function citySuite(world: () => ChannelsWorld): void {
+  beforeAll(() => {
+    w = world();
+  });
 
 describe('city services', { timeout: 60_000 }, () => {
   it('authorises, verifies face + card elements, and shows the live bank balance beside the provider tenant’s accounts, masked', async () => {
@@ -85,3 +85,4 @@ describe('city services', { timeout: 60_000 }, () => {
     expect([malformed.status, malformed.body.code]).toEqual([400, 'validation_failed']);
   });
 });
+}

@@ -1,18 +1,12 @@
 // Balance-change alerts through the sandbox: a posting on a bound card becomes one OA template message (once only, masked), the opt-out (chat or API) is honoured, refusals are not retried.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ALERT_SCAN_INTERVAL_MS, ALERT_SCAN_TOPIC, ALERT_SEND_TOPIC, DEFAULT_ALERT_TEMPLATE_ID } from '../../../src/channels/index.ts';
 import { cdb } from '../../../src/channels/store.ts';
-import { startChannelsWorld, type ChannelsWorld, type OaUser } from './world.ts';
+import { type ChannelsWorld, type OaUser } from './world.ts';
 
 let w: ChannelsWorld;
 const tenantId = 'realtime-bank';
 
-beforeAll(async () => {
-  w = await startChannelsWorld();
-}, 120_000);
-afterAll(async () => {
-  await w?.close();
-});
 
 /** One scan and the sends it queued, on the server's job runner, as a polling instance would run them. */
 async function runAlerts(): Promise<void> {
@@ -35,6 +29,12 @@ async function boundUser(name: string, cardIndex = 0): Promise<OaUser & { cardId
   const card = await w.bind(u.session, h, cardIndex);
   return { ...u, ...card, numbers: h.cards.map((c) => c.number) };
 }
+
+/** Registers the suite on the file's shared world (one platform start per test file). */
+export function alertsSuite(world: () => ChannelsWorld): void {
+  beforeAll(() => {
+    w = world();
+  });
 
 describe('balance-change alerts', { timeout: 60_000 }, () => {
   it('sends one masked template message per posting on a bound card, once, and none for postings before the binding', async () => {
@@ -112,3 +112,4 @@ describe('balance-change alerts', { timeout: 60_000 }, () => {
     expect(await inbox(u.oaOpenid)).toHaveLength(0);
   });
 });
+}
