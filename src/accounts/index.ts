@@ -9,6 +9,8 @@
 //   overviewForUser(ctx, reader, opts?)                    every bound card with totals per currency
 //   trendsForUser(ctx, reader, cardId, months, opts?)
 // Each is one bound query (risk signal + daily quota) and one audit entry, group-committed.
+// Statement items of a bound card carry `billRef` (contact's ref: GET /api/v1/bills/{billRef},
+// contact customer service about the entry); quick-balance entries carry none (not the caller's card).
 import type { ModulePlugin } from '../app/server.ts';
 import type { Authenticate } from '../app/auth.ts';
 import { cachedCardholderAuth } from './hot-state.ts';

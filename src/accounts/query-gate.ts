@@ -2,13 +2,13 @@
 import type { AppContext } from '../app/context.ts';
 import { AppError } from '../app/errors.ts';
 import type { Tx } from '../db/tx.ts';
-import { recordAudit } from '../audit/index.ts';
-import { activeFreeze, checkCrossBorder, consumeQuota, crossBorderLockOn, recordRiskSignal, requireCaptcha, type QuotaUse } from '../risk/index.ts';
+import { recordAudit, recordAudits, type AuditEntry } from '../audit/index.ts';
+import { activeFreeze, checkCrossBorder, consumeQuota, consumeQuotas, crossBorderLockOn, recordRiskSignal, recordRiskSignals, requireCaptcha, type QuotaUse } from '../risk/index.ts';
 import type { RequestMeta } from '../identity/index.ts';
 import { networkOfPrefix } from '../shared/bins.ts';
 import type { Policy } from '../tenants/index.ts';
 import type { CoreCard } from '../core/index.ts';
-import { GroupCommit } from './group-commit.ts';
+import { GroupCommit, type Outcome } from './group-commit.ts';
 import { forgetUserCards } from './hot-state.ts';
 
 export type ReadAction = 'balance.read' | 'transactions.read' | 'transactions.export' | 'trends.read' | 'overview.read';
@@ -55,7 +55,11 @@ export function cardLockOn(policy: Policy, core: Pick<CoreCard, 'crossBorderLock
 }
 
 async function auditRead(tx: Tx, r: ReadRecord, outcome: 'ok' | 'refused', extra: Record<string, unknown> = {}): Promise<void> {
-  await recordAudit(tx, {
+  await recordAudit(tx, readEntry(r, outcome, extra));
+}
+
+function readEntry(r: ReadRecord, outcome: 'ok' | 'refused', extra: Record<string, unknown> = {}): AuditEntry {
+  return {
     tenantId: r.tenantId,
     actor: { kind: 'cardholder', id: r.userId },
     action: r.action,
@@ -66,7 +70,7 @@ async function auditRead(tx: Tx, r: ReadRecord, outcome: 'ok' | 'refused', extra
     ...(r.meta.deviceId ? { deviceId: r.meta.deviceId } : {}),
     ...(r.meta.requestId ? { requestId: r.meta.requestId } : {}),
     at: r.now,
-  });
+  };
 }
 
 /**
@@ -83,7 +87,7 @@ async function applyRead(ctx: AppContext, tx: Tx, r: ReadRecord): Promise<QuotaU
       const f = await activeFreeze(tx, { tenantId: r.tenantId, userId: r.userId, ...(r.cardId ? { cardId: r.cardId } : {}), now: r.now });
       if (f) {
         await auditRead(tx, r, 'refused', { reason: 'risk_freeze' });
-        throw new AppError('card_frozen', 'temporarily frozen by risk control', { until: f.until.toISOString(), scope: f.scope });
+        throw frozenError(f);
       }
     }
     try {
@@ -97,6 +101,66 @@ async function applyRead(ctx: AppContext, tx: Tx, r: ReadRecord): Promise<QuotaU
   return use;
 }
 
+function frozenError(f: { until: Date; scope: 'user' | 'card' }): AppError {
+  return new AppError('card_frozen', 'temporarily frozen by risk control', { until: f.until.toISOString(), scope: f.scope });
+}
+
+/**
+ * applyRead for a whole batch, in a handful of statements instead of ~6 per record, with the same
+ * outcome per record and the same rows as applying them one by one in order: every counting
+ * record's risk signal (recordRiskSignals: one lock upsert, one insert, one count; a freeze as
+ * before), then the activeFreeze check of the records whose signal acted (rare), the quota uses
+ * of the records not refused (consumeQuotas: unlimited counters in one statement, limited ones
+ * exactly, use by use), and every record's audit entry, ok or refused, in one INSERT.
+ */
+async function applyReads(ctx: AppContext, tx: Tx, rs: ReadRecord[]): Promise<Outcome<QuotaUse | undefined>[]> {
+  const out: (Outcome<QuotaUse | undefined> | undefined)[] = new Array(rs.length);
+  const audits: (AuditEntry | undefined)[] = new Array(rs.length);
+  const counting = rs.flatMap((r, i) => (r.counts ? [i] : []));
+  const signals = await recordRiskSignals(
+    ctx,
+    tx,
+    counting.map((i) => {
+      const r = rs[i]!;
+      return { tenantId: r.tenantId, userId: r.userId, ...(r.cardId ? { cardId: r.cardId } : {}), kind: 'query' as const, now: r.now, ...(r.meta.ip ? { ip: r.meta.ip } : {}) };
+    }),
+  );
+  const quotaAt: number[] = [];
+  for (let j = 0; j < counting.length; j++) {
+    const i = counting[j]!;
+    const r = rs[i]!;
+    if (signals[j]!.action !== 'none') {
+      const f = await activeFreeze(tx, { tenantId: r.tenantId, userId: r.userId, ...(r.cardId ? { cardId: r.cardId } : {}), now: r.now });
+      if (f) {
+        audits[i] = readEntry(r, 'refused', { reason: 'risk_freeze' });
+        out[i] = { ok: false, error: frozenError(f) };
+        continue;
+      }
+    }
+    quotaAt.push(i);
+  }
+  const uses = await consumeQuotas(
+    tx,
+    quotaAt.map((i) => {
+      const r = rs[i]!;
+      return { tenantId: r.tenantId, kind: 'bound_query' as const, key: r.userId, limit: r.policy.quotas.boundPerUserPerDay, now: r.now };
+    }),
+  );
+  quotaAt.forEach((i, j) => {
+    const u = uses[j]!;
+    if (u instanceof AppError) {
+      if (u.code === 'quota_exceeded') audits[i] = readEntry(rs[i]!, 'refused', { reason: 'quota_exceeded' });
+      out[i] = { ok: false, error: u };
+    } else out[i] = { ok: true, value: u };
+  });
+  rs.forEach((r, i) => {
+    if (out[i] === undefined) out[i] = { ok: true, value: undefined };
+    if (out[i]!.ok) audits[i] = readEntry(r, 'ok');
+  });
+  await recordAudits(tx, audits.filter((a): a is AuditEntry => a !== undefined));
+  return out as Outcome<QuotaUse | undefined>[];
+}
+
 const writers = new WeakMap<AppContext, GroupCommit<ReadRecord, QuotaUse | undefined>>();
 
 function writerOf(ctx: AppContext): GroupCommit<ReadRecord, QuotaUse | undefined> {
@@ -104,6 +168,7 @@ function writerOf(ctx: AppContext): GroupCommit<ReadRecord, QuotaUse | undefined
   if (!w) {
     w = new GroupCommit<ReadRecord, QuotaUse | undefined>(ctx.db, {
       apply: (tx, r) => applyRead(ctx, tx, r),
+      applyBatch: (tx, rs) => applyReads(ctx, tx, rs),
       // Risk locks the user's subject row, then the user's quota row: order batches by user.
       lockKey: (r) => `${r.tenantId}\u0000${r.userId}`,
     });

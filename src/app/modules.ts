@@ -19,13 +19,20 @@ import { contactRoutes, contactWecomHandlers } from '../contact/index.ts';
 import { oaServer } from '../wechat/oa/index.ts';
 import { sandboxOaRoutes } from '../sandbox/oa/index.ts';
 import { phoneRoutes } from '../sandbox/phone/index.ts';
+import { channelsModule, channelsOaHandler } from '../channels/index.ts';
+import { sandboxSmsInboundRoutes } from '../sandbox/sms/index.ts';
+import { sandboxSocialRoutes } from '../sandbox/social/index.ts';
+import { accountsRoutes } from '../accounts/index.ts';
+import { adminRoutes } from '../admin/index.ts';
 
 export function modulesFor(config: Config): ModulePlugin[] {
   const modules: ModulePlugin[] = [
-    corePort(), auditJobs, riskModule, identityRoutes(), withCardholderAuth(consentRoutes), wecomCallbacks(contactWecomHandlers()), payNotifications(), interchange(), oaServer(),
+    corePort(), auditJobs, riskModule, identityRoutes(), accountsRoutes(), withCardholderAuth(consentRoutes), wecomCallbacks(contactWecomHandlers()), payNotifications(), interchange(), oaServer({ onMessage: channelsOaHandler() }),
     withCardholderAuth(({ authenticate }) => contactRoutes({ authenticate })),
+    withCardholderAuth(({ authenticate }) => channelsModule({ authenticate })),
+    adminRoutes,
   ];
   // The sandbox's routes exist only with the sandbox on; config refuses SANDBOX in production.
-  if (config.sandbox) modules.push(demoRoutes, sandboxWxRoutes, sandboxOaRoutes, phoneRoutes, sandboxWecomRoutes, sandboxFaceRoutes, sandboxCoreRoutes, sandboxPayRoutes, sandboxCardsysRoutes);
+  if (config.sandbox) modules.push(demoRoutes, sandboxWxRoutes, sandboxOaRoutes, phoneRoutes, sandboxWecomRoutes, sandboxFaceRoutes, sandboxCoreRoutes, sandboxPayRoutes, sandboxCardsysRoutes, sandboxSmsInboundRoutes, sandboxSocialRoutes);
   return modules;
 }

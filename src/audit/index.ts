@@ -20,7 +20,7 @@
 //   TRUNCATE on all four tables, the sealer included. Someone who disables the triggers is caught
 //   by verifyAuditChain; someone who also re-seals everything is caught by an external anchor (a
 //   head copied out from `npm run audit:verify`'s output or from audit_checkpoints).
-export { recordAudit, type AuditEntry } from './log.ts';
+export { recordAudit, recordAudits, type AuditEntry } from './log.ts';
 export { setConsent, hasConsent, listConsents, consentHistory, CONSENT_HISTORY_MAX_ROWS, type Consent, type ConsentChange } from './consents.ts';
 export {
   CONSENT_PURPOSES,

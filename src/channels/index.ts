@@ -22,7 +22,7 @@ export type { ChannelsTables } from './channels.table.ts';
 
 export { scanPostings, sendAlert, alertData, initAlertCursor, scheduleAlertScan, ALERT_SCAN_TOPIC, ALERT_SEND_TOPIC, ALERT_SCAN_INTERVAL_MS, ALERT_SCAN_OVERLAP, ALERT_JOB_OPTIONS } from './alerts.ts';
 
-export { parseSmsText, smsSignature, runSmsCommand, SMS_COMMAND_TOPIC, SMS_SIGNATURE_HEADER, SMS_TIMESTAMP_HEADER, SMS_SIGNATURE_WINDOW_MS, SMS_COMMANDS_PER_HOUR, SMS_HELP_TEXT, SMS_NOT_REGISTERED_TEXT, type SmsCommand } from './sms-banking.ts';
+export { parseSmsText, smsSignature, runSmsCommand, SMS_COMMAND_TOPIC, SMS_REPLY_TOPIC, SMS_SIGNATURE_HEADER, SMS_TIMESTAMP_HEADER, SMS_SIGNATURE_WINDOW_MS, SMS_COMMANDS_PER_HOUR, SMS_HELP_TEXT, SMS_NOT_REGISTERED_TEXT, type SmsCommand } from './sms-banking.ts';
 
 export { CITY_AUTH_TTL_MS, CITY_VERIFIED_TTL_MS, CITY_MAX_ATTEMPTS } from './city.ts';
 export type { SocialSecurityProvider, SocialSecurityAccount, SocialAccountKind } from './social-security.ts';

@@ -5,6 +5,7 @@ import type { App } from '../app/server.ts';
 import type { AppContext } from '../app/context.ts';
 import { AppError } from '../app/errors.ts';
 import { enqueueJob, type JobOptions } from '../app/jobs.ts';
+import { inTx } from '../db/tx.ts';
 import { recordAudit } from '../audit/index.ts';
 import { findCardsByReservedPhone } from '../core/index.ts';
 import { identityPorts, listBoundCards, type BoundCard } from '../identity/index.ts';
@@ -15,6 +16,7 @@ import { getTenant, TENANT_ID_PATTERN } from '../tenants/index.ts';
 import { balanceText, refusalText, SMS_STATEMENT_COUNT, statementText } from './commands.ts';
 
 export const SMS_COMMAND_TOPIC = 'channels.sms-command';
+export const SMS_REPLY_TOPIC = 'channels.sms-reply';
 /** Header names of the webhook's signature: HMAC-SHA256(SMS_PROVIDER_TOKEN, `${timestamp}.${rawBody}`) as hex. */
 export const SMS_SIGNATURE_HEADER = 'x-sms-signature';
 export const SMS_TIMESTAMP_HEADER = 'x-sms-timestamp';
@@ -25,6 +27,8 @@ export const SMS_COMMANDS_PER_HOUR = 20;
 const SMS_MAX_BODY_BYTES = 8 * 1024;
 /** Replies are short texts: a few tries, then give up (the user can send the command again). */
 export const SMS_REPLY_JOB: Partial<JobOptions> = { maxAttempts: 4, retryDelayMs: (n) => Math.min(2_000 * 2 ** (n - 1), 60_000) };
+/** A command that failed (the database, not the core: the core's outage is an answer) is tried again a few times. */
+const SMS_COMMAND_JOB: Partial<JobOptions> = { maxAttempts: 3, retryDelayMs: (n) => 2_000 * n };
 
 export const SMS_HELP_TEXT = '短信银行指令：YE 查询余额；YE#1234 查询尾号1234的卡；MX 最近3笔交易（MX#1234 指定卡）；BZ 帮助。';
 export const SMS_NOT_REGISTERED_TEXT = '您的手机号未关联已绑定的银行卡。请先在微信公众号中绑卡。';
@@ -170,7 +174,17 @@ async function answer(ctx: AppContext, tenantId: string, phone: string, cmd: Sms
   }
 }
 
-/** The job: runs the command and texts the answer back through the SMS port; audited as `sms.command`. */
+interface SmsReplyPayload {
+  tenantId: string;
+  phoneEnc: string;
+  textEnc: string;
+}
+
+/**
+ * The command job: runs the command (the reads count and are audited like the API's), records
+ * `sms.command` and queues the reply in one transaction; the reply job alone retries sending, so
+ * a flaky gateway never makes a query count twice.
+ */
 export async function runSmsCommand(ctx: AppContext, p: SmsCommandPayload): Promise<void> {
   const phone = ctx.crypto.decrypt(p.phoneEnc);
   const text = ctx.crypto.decrypt(p.textEnc);
@@ -186,18 +200,27 @@ export async function runSmsCommand(ctx: AppContext, p: SmsCommandPayload): Prom
     await recordAudit(ctx.db, { tenantId: p.tenantId, actor: { kind: 'system', id: 'sms-banking' }, action: 'sms.command', outcome: 'refused', detail: { command: cmd.kind, phone: maskPhone(phone), reason: 'rate_limited' }, at: now });
     return;
   }
-  await recordAudit(ctx.db, {
-    tenantId: p.tenantId,
-    actor: result.userId ? { kind: 'cardholder', id: result.userId } : { kind: 'system', id: 'sms-banking' },
-    action: 'sms.command',
-    outcome: result.outcome,
-    detail: { command: cmd.kind, phone: maskPhone(phone), messageId: p.messageId },
-    at: now,
-  });
   const tenant = await getTenant(ctx.db, p.tenantId);
-  await identityPorts(ctx).sms.send({ phone, text: `【${tenant?.name ?? '银行'}】${result.text}`.slice(0, 500) });
+  const reply = `【${tenant?.name ?? '银行'}】${result.text}`.slice(0, 500);
+  await inTx(ctx.db, async (tx) => {
+    await recordAudit(tx, {
+      tenantId: p.tenantId,
+      actor: result.userId ? { kind: 'cardholder', id: result.userId } : { kind: 'system', id: 'sms-banking' },
+      action: 'sms.command',
+      outcome: result.outcome,
+      detail: { command: cmd.kind, phone: maskPhone(phone), messageId: p.messageId },
+      at: now,
+    });
+    const payload: SmsReplyPayload = { tenantId: p.tenantId, phoneEnc: p.phoneEnc, textEnc: ctx.crypto.encrypt(reply) };
+    await enqueueJob(tx, { topic: SMS_REPLY_TOPIC, payload, dedupeKey: `${SMS_REPLY_TOPIC}:${p.tenantId}:${p.messageId}` });
+  });
+}
+
+async function sendSmsReply(ctx: AppContext, p: SmsReplyPayload): Promise<void> {
+  await identityPorts(ctx).sms.send({ phone: ctx.crypto.decrypt(p.phoneEnc), text: ctx.crypto.decrypt(p.textEnc) });
 }
 
 export function registerSmsJobs(ctx: AppContext): void {
-  ctx.jobs.register(SMS_COMMAND_TOPIC, (c, p: SmsCommandPayload) => runSmsCommand(c, p), SMS_REPLY_JOB);
+  ctx.jobs.register(SMS_COMMAND_TOPIC, (c, p: SmsCommandPayload) => runSmsCommand(c, p), SMS_COMMAND_JOB);
+  ctx.jobs.register(SMS_REPLY_TOPIC, (c, p: SmsReplyPayload) => sendSmsReply(c, p), SMS_REPLY_JOB);
 }

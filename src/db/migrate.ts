@@ -21,6 +21,8 @@ import * as m0017 from './migrations/0017_accounts.ts';
 import * as m0018 from './migrations/0018_topup.ts';
 import * as m0019 from './migrations/0019_interchange.ts';
 import * as m0020 from './migrations/0020_contact.ts';
+import * as m0021 from './migrations/0021_channels.ts';
+import * as m0022 from './migrations/0022_admin.ts';
 
 /** Every migration in order. Names are permanent: a released migration is never edited or renamed. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -44,6 +46,8 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0018_topup': m0018,
   '0019_interchange': m0019,
   '0020_contact': m0020,
+  '0021_channels': m0021,
+  '0022_admin': m0022,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -18,5 +18,7 @@ import type { AccountsTables } from '../accounts/accounts.table.ts';
 import type { TopupTables } from '../topup/topup.table.ts';
 import type { NotifyTables } from '../notify/notify.table.ts';
 import type { ContactTables } from '../contact/contact.table.ts';
+import type { ChannelsTables } from '../channels/channels.table.ts';
+import type { AdminTables } from '../admin/admin.table.ts';
 
-export interface Database extends PlatformTables, LedgerTables, TenantTables, WechatTables, CoreTables, OaTables, PayTables, WecomTables, SandboxWxTables, SandboxPayTables, SandboxWecomTables, AuditTables, RiskTables, IdentityTables, CorePortTables, AccountsTables, TopupTables, NotifyTables, ContactTables {}
+export interface Database extends PlatformTables, LedgerTables, TenantTables, WechatTables, CoreTables, OaTables, PayTables, WecomTables, SandboxWxTables, SandboxPayTables, SandboxWecomTables, AuditTables, RiskTables, IdentityTables, CorePortTables, AccountsTables, TopupTables, NotifyTables, ContactTables, ChannelsTables, AdminTables {}

@@ -2,7 +2,7 @@
 import type { ModulePlugin } from '../app/server.ts';
 import { registerRiskJobs, schedulePrune } from './jobs.ts';
 
-export { consumeQuota, quotaStatus, QUOTA_KEY_MAX_CHARS, type QuotaKind, type QuotaUse } from './quota.ts';
+export { consumeQuota, consumeQuotas, quotaStatus, QUOTA_KEY_MAX_CHARS, type QuotaKind, type QuotaRequest, type QuotaUse } from './quota.ts';
 export {
   checkRateLimit,
   rateLimitHook,
@@ -25,6 +25,7 @@ export {
 } from './captcha.ts';
 export {
   recordRiskSignal,
+  recordRiskSignals,
   activeFreeze,
   liftFreeze,
   listRiskEvents,

@@ -2,7 +2,7 @@
 import { AppError } from '../app/errors.ts';
 import type { Db, Tx } from '../db/tx.ts';
 import { businessDay, nextQuotaReset, shanghaiIso } from './policy.ts';
-import { incrementQuota, quotaUsed } from './store.ts';
+import { incrementQuota, incrementQuotasUnlimited, quotaUsed } from './store.ts';
 
 export type QuotaKind = 'bound_query' | 'nobind_card' | 'nobind_account';
 
@@ -39,6 +39,66 @@ export async function consumeQuota(
   if (used === undefined) throw quotaExceeded(q.limit!, resetsAt);
   return { used, limit: q.limit, resetsAt };
 }
+
+export interface QuotaRequest {
+  tenantId: string;
+  kind: QuotaKind;
+  key: string;
+  limit: number | null;
+  now: Date;
+}
+
+/**
+ * consumeQuota for several uses in one transaction, with the same outcome per use as calling it
+ * for each in the given order: a QuotaUse, or the quota_exceeded AppError for that use (which
+ * counts nothing). Counters whose every use in the batch is unlimited are counted in one
+ * statement (each use gets the count it would have got in order); a counter with a limit is
+ * counted use by use, so the limit stays exact across instances. Throws (nothing counted by this
+ * call's checks) on a malformed key, as consumeQuota does.
+ */
+export async function consumeQuotas(db: Db | Tx, qs: readonly QuotaRequest[]): Promise<(QuotaUse | AppError)[]> {
+  for (const q of qs) assertOpaqueKey(q.key);
+  const counterOf = (q: QuotaRequest) => `${q.tenantId}\u0000${q.kind}\u0000${q.key}\u0000${businessDay(q.now)}`;
+  const limited = new Set<string>();
+  for (const q of qs) if (q.limit !== null) limited.add(counterOf(q));
+  const out: (QuotaUse | AppError | undefined)[] = new Array(qs.length);
+
+  // Unlimited counters: one upsert adding each counter's number of uses; use k of n gets used - n + k.
+  const bulk = new Map<string, { tenantId: string; kind: QuotaKind; key: string; day: string; now: Date; at: number[] }>();
+  qs.forEach((q, i) => {
+    const c = counterOf(q);
+    if (limited.has(c)) return;
+    const b = bulk.get(c);
+    if (b) {
+      b.at.push(i);
+      b.now = q.now;
+    } else bulk.set(c, { tenantId: q.tenantId, kind: q.kind, key: q.key, day: businessDay(q.now), now: q.now, at: [i] });
+  });
+  if (bulk.size > 0) {
+    // Sorted: two batches lock shared counters in the same order.
+    const counters = [...bulk.values()].sort((a, b) => cmp(a.tenantId, b.tenantId) || cmp(a.kind, b.kind) || cmp(a.key, b.key) || cmp(a.day, b.day));
+    const totals = await incrementQuotasUnlimited(db, counters.map((c) => ({ tenantId: c.tenantId, kind: c.kind, key: c.key, day: c.day, by: c.at.length, now: c.now })));
+    counters.forEach((c, j) => {
+      const used = totals[j]!;
+      c.at.forEach((i, k) => {
+        out[i] = { used: used - c.at.length + k + 1, limit: null, resetsAt: nextQuotaReset(qs[i]!.now) };
+      });
+    });
+  }
+  // Limited counters: use by use, in order.
+  for (let i = 0; i < qs.length; i++) {
+    if (out[i] !== undefined) continue;
+    try {
+      out[i] = await consumeQuota(db, qs[i]!);
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      out[i] = err;
+    }
+  }
+  return out as (QuotaUse | AppError)[];
+}
+
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Today's count without using any (for "n left today" in answers). */
 export async function quotaStatus(

@@ -28,6 +28,34 @@ export async function incrementQuota(
   return row?.used;
 }
 
+/**
+ * Several unlimited counters at once, one statement: each (tenant, kind, key, day) is inserted at
+ * `by` or has `by` added; the counters must be distinct. Returns each counter's new count, in order.
+ */
+export async function incrementQuotasUnlimited(
+  db: Db | Tx,
+  qs: { tenantId: string; kind: QuotaKindColumn; key: string; day: string; by: number; now: Date }[],
+): Promise<number[]> {
+  if (qs.length === 0) return [];
+  const rows = await db
+    .insertInto('risk_quotas')
+    .values(qs.map((q) => ({ tenant_id: q.tenantId, kind: q.kind, key: q.key, day: q.day, used: q.by, updated_at: q.now })))
+    .onConflict((oc) =>
+      oc.columns(['tenant_id', 'kind', 'key', 'day']).doUpdateSet({
+        used: sql`risk_quotas.used + excluded.used`,
+        updated_at: sql`excluded.updated_at`,
+      }),
+    )
+    .returning(['tenant_id', 'kind', 'key', 'day', 'used'])
+    .execute();
+  const byCounter = new Map(rows.map((r) => [`${r.tenant_id}\u0000${r.kind}\u0000${r.key}\u0000${r.day}`, r.used]));
+  return qs.map((q) => {
+    const used = byCounter.get(`${q.tenantId}\u0000${q.kind}\u0000${q.key}\u0000${q.day}`);
+    if (used === undefined) throw new Error('quota counter missing from the upsert');
+    return used;
+  });
+}
+
 export async function quotaUsed(db: Db | Tx, q: { tenantId: string; kind: QuotaKindColumn; key: string; day: string }): Promise<number> {
   const row = await db
     .selectFrom('risk_quotas')
@@ -117,7 +145,7 @@ export async function touchLocation(tx: Tx, tenantId: string, userId: string, co
 /** Counts of the subject's signals after `afterId`, over the window (queries: since `dayStart`). */
 export async function signalFeatures(
   tx: Tx,
-  q: { tenantId: string; subject: RiskSubject; afterId: bigint | null; since: Date; dayStart: Date },
+  q: { tenantId: string; subject: RiskSubject; afterId: bigint | null; since: Date; dayStart: Date; throughId?: bigint },
 ): Promise<RiskFeatures> {
   const column = q.subject.kind === 'user' ? sql.ref('user_id') : sql.ref('card_id');
   const r = await sql<{ queries: bigint; locations: bigint; devices: bigint; otps: bigint; probed: bigint }>`
@@ -129,7 +157,7 @@ export async function signalFeatures(
       count(distinct card_id) filter (where kind = 'nobind_card_probe') as probed
     from risk_signals
     where tenant_id = ${q.tenantId} and ${column} = ${q.subject.id} and created_at >= ${q.since}
-      and id > ${q.afterId ?? 0n}`.execute(tx);
+      and id > ${q.afterId ?? 0n}${q.throughId === undefined ? sql`` : sql` and id <= ${q.throughId}`}`.execute(tx);
   const row = r.rows[0]!;
   return {
     queriesToday: Number(row.queries),
@@ -138,6 +166,123 @@ export async function signalFeatures(
     failedOtps: Number(row.otps),
     nobindCardsProbed: Number(row.probed),
   };
+}
+
+/**
+ * lockSubject for several distinct subjects in one statement, in the given order (callers sort
+ * them, so two batches lock shared subjects in the same order). Returns each subject's baseline.
+ */
+export async function lockSubjects(tx: Tx, subjects: { tenantId: string; subject: RiskSubject; now: Date }[]): Promise<(bigint | null)[]> {
+  if (subjects.length === 0) return [];
+  const rows = await tx
+    .insertInto('risk_subjects')
+    .values(subjects.map((s) => ({ tenant_id: s.tenantId, subject_kind: s.subject.kind, subject_id: s.subject.id, baseline_signal_id: null, last_signal_at: s.now })))
+    .onConflict((oc) => oc.columns(['tenant_id', 'subject_kind', 'subject_id']).doUpdateSet({ last_signal_at: sql`excluded.last_signal_at` }))
+    .returning(['tenant_id', 'subject_kind', 'subject_id', 'baseline_signal_id'])
+    .execute();
+  const key = (t: string, k: string, id: string) => `${t}\u0000${k}\u0000${id}`;
+  const m = new Map(rows.map((r) => [key(r.tenant_id, r.subject_kind, r.subject_id), r.baseline_signal_id]));
+  return subjects.map((s) => {
+    const b = m.get(key(s.tenantId, s.subject.kind, s.subject.id));
+    if (b === undefined) throw new Error('risk subject missing from the upsert');
+    return b === null ? null : BigInt(b);
+  });
+}
+
+/** insertSignal for several signals in one statement; their ids, in the given order. */
+export async function insertSignals(tx: Tx, ss: NewSignal[]): Promise<bigint[]> {
+  if (ss.length === 0) return [];
+  const rows = await tx
+    .insertInto('risk_signals')
+    .values(
+      ss.map((s) => ({
+        tenant_id: s.tenantId,
+        user_id: s.userId,
+        card_id: s.cardId,
+        kind: s.kind,
+        country: s.country,
+        detail: s.detail ? JSON.stringify(s.detail) : null,
+        created_at: s.at,
+      })),
+    )
+    .returning('id')
+    .execute();
+  // The ids come from one sequence, drawn row by row in VALUES order: ascending ids are the rows in order.
+  const ids = rows.map((r) => BigInt(r.id)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  if (ids.length !== ss.length) throw new Error('risk signals missing from the insert');
+  return ids;
+}
+
+/** The countries each named user was seen in (keys `tenant\u0000user`). */
+export async function knownLocations(tx: Tx, users: { tenantId: string; userId: string }[]): Promise<Map<string, Set<string>>> {
+  const out = new Map<string, Set<string>>();
+  if (users.length === 0) return out;
+  const r = await sql<{ tenant_id: string; user_id: string; country: string }>`
+    select l.tenant_id, l.user_id, l.country
+    from unnest(${users.map((u) => u.tenantId)}::text[], ${users.map((u) => u.userId)}::text[]) as u(tenant_id, user_id)
+    join risk_locations l on l.tenant_id = u.tenant_id and l.user_id = u.user_id`.execute(tx);
+  for (const row of r.rows) {
+    const k = `${row.tenant_id}\u0000${row.user_id}`;
+    let set = out.get(k);
+    if (!set) out.set(k, (set = new Set()));
+    set.add(row.country);
+  }
+  return out;
+}
+
+/** Records several distinct (tenant, user, country) sightings in one statement (touchLocation's write). */
+export async function touchLocations(tx: Tx, ls: { tenantId: string; userId: string; country: string; firstAt: Date; lastAt: Date }[]): Promise<void> {
+  if (ls.length === 0) return;
+  await tx
+    .insertInto('risk_locations')
+    .values(ls.map((l) => ({ tenant_id: l.tenantId, user_id: l.userId, country: l.country, first_seen_at: l.firstAt, last_seen_at: l.lastAt })))
+    .onConflict((oc) => oc.columns(['tenant_id', 'user_id', 'country']).doUpdateSet({ last_seen_at: sql`excluded.last_seen_at` }))
+    .execute();
+}
+
+/**
+ * signalFeatures for several (subject, window) questions of one subject kind in one statement:
+ * each counts the subject's signals with afterId < id <= throughId over its own window.
+ */
+export async function signalFeaturesMany(
+  tx: Tx,
+  kind: RiskSubject['kind'],
+  qs: { tenantId: string; subjectId: string; afterId: bigint | null; throughId: bigint; since: Date; dayStart: Date }[],
+): Promise<RiskFeatures[]> {
+  if (qs.length === 0) return [];
+  const column = kind === 'user' ? sql.ref('s.user_id') : sql.ref('s.card_id');
+  const r = await sql<{ ord: bigint | string | number; queries: bigint; locations: bigint; devices: bigint; otps: bigint; probed: bigint }>`
+    select q.ord, f.queries, f.locations, f.devices, f.otps, f.probed
+    from unnest(
+      ${qs.map((q) => q.tenantId)}::text[],
+      ${qs.map((q) => q.subjectId)}::text[],
+      ${qs.map((q) => (q.afterId ?? 0n).toString())}::bigint[],
+      ${qs.map((q) => q.throughId.toString())}::bigint[],
+      ${qs.map((q) => q.since.toISOString())}::timestamptz[],
+      ${qs.map((q) => q.dayStart.toISOString())}::timestamptz[]
+    ) with ordinality as q(tenant_id, subject_id, after_id, through_id, since, day_start, ord)
+    cross join lateral (
+      select
+        count(*) filter (where s.kind = 'query' and s.created_at >= q.day_start) as queries,
+        count(*) filter (where s.kind = 'new_location') as locations,
+        count(*) filter (where s.kind = 'new_device') as devices,
+        count(*) filter (where s.kind = 'otp_failed') as otps,
+        count(distinct s.card_id) filter (where s.kind = 'nobind_card_probe') as probed
+      from risk_signals s
+      where s.tenant_id = q.tenant_id and ${column} = q.subject_id and s.created_at >= q.since
+        and s.id > q.after_id and s.id <= q.through_id
+    ) f`.execute(tx);
+  const out: RiskFeatures[] = new Array(qs.length);
+  for (const row of r.rows) {
+    out[Number(row.ord) - 1] = {
+      queriesToday: Number(row.queries),
+      newLocations: Number(row.locations),
+      newDevices: Number(row.devices),
+      failedOtps: Number(row.otps),
+      nobindCardsProbed: Number(row.probed),
+    };
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,13 +6,33 @@ import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const H5_SOURCE_DIR = path.join(REPO_ROOT, 'web', 'h5');
-export const H5_VITE_CONFIG = path.join(H5_SOURCE_DIR, 'vite.config.ts');
-const DIST_DIR = path.join(H5_SOURCE_DIR, 'dist');
-/** The hash of the inputs the current dist/ was built from. */
-export const BUILD_HASH_FILE = path.join(DIST_DIR, '.build-hash');
-/** Server-side modules the app imports so its field checks are the server's own. */
-const SHARED_INPUTS = ['src/shared/card-number.ts', 'src/shared/bins.ts', 'src/shared/mask.ts', 'src/shared/id-document.ts'];
+
+/** A Vite app under web/ that the server serves from its dist/ folder. */
+export interface WebApp {
+  /** Folder under web/ (also its name in messages). */
+  name: string;
+  sourceDir: string;
+  viteConfig: string;
+  distDir: string;
+  /** The hash of the inputs the current dist/ was built from. */
+  hashFile: string;
+  /** Files outside sourceDir the app imports. */
+  sharedInputs: string[];
+}
+
+function webApp(name: string, sharedInputs: string[]): WebApp {
+  const sourceDir = path.join(REPO_ROOT, 'web', name);
+  const distDir = path.join(sourceDir, 'dist');
+  return { name, sourceDir, viteConfig: path.join(sourceDir, 'vite.config.ts'), distDir, hashFile: path.join(distDir, '.build-hash'), sharedInputs };
+}
+
+/** The cardholder H5 app; it imports server-side modules so its field checks are the server's own. */
+export const H5_APP = webApp('h5', ['src/shared/card-number.ts', 'src/shared/bins.ts', 'src/shared/mask.ts', 'src/shared/id-document.ts']);
+/** The operator console. */
+export const ADMIN_APP = webApp('admin', []);
+export const H5_SOURCE_DIR = H5_APP.sourceDir;
+export const H5_VITE_CONFIG = H5_APP.viteConfig;
+export const BUILD_HASH_FILE = H5_APP.hashFile;
 /** Bounds on the walk over web/h5 (a stray node_modules or data folder must not make it crawl). */
 const MAX_INPUT_FILES = 2_000;
 const MAX_INPUT_BYTES = 32 * 1024 * 1024;
@@ -27,15 +47,15 @@ function walk(dir: string, out: string[]): void {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) walk(full, out);
     else if (entry.isFile()) out.push(full);
-    if (out.length > MAX_INPUT_FILES) throw new Error(`web/h5 holds more than ${MAX_INPUT_FILES} files; is a build folder inside it?`);
+    if (out.length > MAX_INPUT_FILES) throw new Error(`${dir} holds more than ${MAX_INPUT_FILES} files; is a build folder inside it?`);
   }
 }
 
 /** A hash over every input of the build: the app's sources, the shared modules it imports, and the locked dependency versions. */
-export function h5InputHash(): string {
+export function inputHash(app: WebApp = H5_APP): string {
   const files: string[] = [];
-  walk(H5_SOURCE_DIR, files);
-  files.push(...SHARED_INPUTS.map((f) => path.join(REPO_ROOT, f)), path.join(REPO_ROOT, 'package-lock.json'));
+  walk(app.sourceDir, files);
+  files.push(...app.sharedInputs.map((f) => path.join(REPO_ROOT, f)), path.join(REPO_ROOT, 'package-lock.json'));
   files.sort();
   const h = createHash('sha256');
   let bytes = 0;
@@ -43,16 +63,19 @@ export function h5InputHash(): string {
     if (!existsSync(f)) continue;
     const body = readFileSync(f);
     bytes += body.length;
-    if (bytes > MAX_INPUT_BYTES) throw new Error(`the H5 inputs exceed ${MAX_INPUT_BYTES} bytes`);
+    if (bytes > MAX_INPUT_BYTES) throw new Error(`the ${app.name} inputs exceed ${MAX_INPUT_BYTES} bytes`);
     h.update(path.relative(REPO_ROOT, f)).update('\0').update(body).update('\0');
   }
   return h.digest('hex');
 }
 
+export const h5InputHash = (): string => inputHash(H5_APP);
+
 /** True when dist/ was built from exactly the current inputs. */
-export function h5BuildIsCurrent(hash = h5InputHash()): boolean {
-  return existsSync(BUILD_HASH_FILE) && existsSync(path.join(DIST_DIR, 'index.html')) && readFileSync(BUILD_HASH_FILE, 'utf8').trim() === hash;
+export function buildIsCurrent(app: WebApp = H5_APP, hash = inputHash(app)): boolean {
+  return existsSync(app.hashFile) && existsSync(path.join(app.distDir, 'index.html')) && readFileSync(app.hashFile, 'utf8').trim() === hash;
 }
+export const h5BuildIsCurrent = (hash?: string): boolean => buildIsCurrent(H5_APP, hash);
 
 function precompress(dir: string): number {
   let n = 0;
@@ -78,16 +101,19 @@ export interface BuildResult {
 }
 
 /**
- * Runs `vite build` for web/h5 unless dist/ is current (or `force`), then precompresses the
- * output and records the input hash. Vite is loaded only when a build is needed.
+ * Runs `vite build` for a web app unless its dist/ is current (or `force`), then precompresses
+ * the output and records the input hash. Vite is loaded only when a build is needed.
  */
-export async function buildH5(opts: { force?: boolean; quiet?: boolean } = {}): Promise<BuildResult> {
+export async function buildApp(app: WebApp, opts: { force?: boolean; quiet?: boolean } = {}): Promise<BuildResult> {
   const started = Date.now();
-  const hash = h5InputHash();
-  if (!opts.force && h5BuildIsCurrent(hash)) return { built: false, hash, ms: Date.now() - started };
+  const hash = inputHash(app);
+  if (!opts.force && buildIsCurrent(app, hash)) return { built: false, hash, ms: Date.now() - started };
   const { build } = await import('vite');
-  await build({ configFile: H5_VITE_CONFIG, root: H5_SOURCE_DIR, logLevel: opts.quiet ? 'warn' : 'info', mode: 'production' });
-  precompress(path.join(DIST_DIR));
-  writeFileSync(BUILD_HASH_FILE, `${hash}\n`);
+  await build({ configFile: app.viteConfig, root: app.sourceDir, logLevel: opts.quiet ? 'warn' : 'info', mode: 'production' });
+  precompress(app.distDir);
+  writeFileSync(app.hashFile, `${hash}\n`);
   return { built: true, hash, ms: Date.now() - started };
 }
+
+export const buildH5 = (opts: { force?: boolean; quiet?: boolean } = {}): Promise<BuildResult> => buildApp(H5_APP, opts);
+export const buildAdmin = (opts: { force?: boolean; quiet?: boolean } = {}): Promise<BuildResult> => buildApp(ADMIN_APP, opts);

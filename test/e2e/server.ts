@@ -42,15 +42,6 @@ export async function startE2EServer(): Promise<E2EServer> {
   const port = await freePort();
   const modules = modulesFor(testConfig({ PORT: String(port) }));
   modules.push(unlessServed({ method: 'GET', url: '/api/v1/cards/:cardId/balance' }, accountsRoutes()));
-  // TEMP-DEV (remove): the lead wires these in modules.ts.
-  if (process.env.WECARD_E2E_DEV_TOPUP) {
-    const { topupRoutes, topupPaymentHandlers } = await import('../../src/topup/index.ts');
-    const { payNotifications } = await import('../../src/wechat/pay/index.ts');
-    const i = modules.findIndex((m) => m.toString().includes('PRUNE_NOTIFICATIONS_TOPIC'));
-    if (i < 0) throw new Error('no payNotifications');
-    modules[i] = payNotifications(topupPaymentHandlers());
-    modules.push(topupRoutes());
-  }
   if (!hasWebModule(modules)) modules.push(unlessServed({ method: 'GET', url: '/api/v1/h5/config' }, webModule()));
   const server = await startServer({ modules, dbHandle: db, port, jobsPollMs: 500 });
   await seedDemo(server.ctx);

@@ -7,7 +7,7 @@ import { startE2EServer, type E2EServer } from './server.ts';
 import { balanceShown, bindCard, confirmDialog, demoHolder, fenOf, signIn, turnOnElderlyMode, type Holder } from './steps.ts';
 
 const TENANT = 'hz-citizen-card';
-/** 徐静: an electronic card (normal mode); 黄国平, born 1949: a physical card (elderly mode), loaded at a terminal later. */
+/** 徐静: an electronic card (normal mode); 黄国平, born 1949, her father here: a physical card (elderly mode), loaded at a terminal later. */
 const HOLDERS = { normal: '徐静', elderly: '黄国平' } as const;
 const PHYSICAL_CARD = { normal: false, elderly: true } as const;
 /** ¥100 by WeChat balance: within every demo method's limits, far below the ¥5,000 stored-value cap. */
@@ -131,9 +131,29 @@ for (const mode of ['normal', 'elderly'] as const) {
         await page.locator('#scan').waitFor();
         await page.locator('#scan').click();
         await page.locator('#result').and(page.locator(':not(:empty)')).waitFor();
-        await screenshot(page, `${mode}-29-wecom-scan`);
+        await screenshot(page, `${mode}-28-wecom-scan`);
       } else {
         expect(await answer.innerText()).toMatch(/排在第\d+位/);
+      }
+    });
+
+    // 徐静 (normal mode) asks to top up her father 黄国平's card; he (elderly mode, his card bound) accepts.
+    it(mode === 'normal' ? 'asks to top up a relative’s citizen card' : 'accepts the relative who asked to top up this card', async () => {
+      await page.goto(`${srv.url}/h5/relatives`);
+      await page.getByTestId('relative-form').waitFor({ timeout: 30_000 });
+      if (mode === 'normal') {
+        const father = demoHolder(srv, TENANT, HOLDERS.elderly).cards.find((c) => c.kind === 'citizen')!;
+        await page.locator('input[name=relativeCardNumber]').fill(father.number);
+        await page.locator('select[name=relation]').selectOption('parent');
+        await page.getByTestId('relative-request').click();
+        await page.getByTestId('relatives-mine').locator(`li:has-text("尾号${father.number.slice(-4)}")`).locator(':text("待同意")').waitFor();
+        await checkPage(page, mode, '29-relatives-asked');
+      } else {
+        const theirs = page.getByTestId('relatives-theirs').locator('li').first();
+        await theirs.locator(':text("待同意")').waitFor();
+        await theirs.getByRole('button', { name: /^同意/ }).click();
+        await theirs.locator(':text("已生效")').waitFor();
+        await checkPage(page, mode, '29-relatives-accepted');
       }
     });
   });

@@ -18,6 +18,7 @@ import { DEMO_TENANTS, demoCardholders, randomFor, type DemoCardholder, type Dem
 import { planTenantYear, type AccountRef, type InternalAccount } from './transactions.ts';
 import { randomInt } from '../../shared/card-number.ts';
 import { seedSandboxAgents } from '../../contact/index.ts';
+import { seedDemoOperators } from '../../admin/index.ts';
 
 /** Transfers handed to the ledger per call: bounds memory and statement size. */
 export const SEED_TRANSFER_BATCH = 500;
@@ -209,6 +210,8 @@ export async function seedDemo(ctx: AppContext, opts: { reset?: boolean } = {}):
   }
   // Demo customer-service agents in each demo tenant's sandbox WeCom (idempotent: configured, not appended).
   if (ctx.config.sandbox && result.seeded.length > 0) await seedSandboxAgents(ctx, result.seeded);
+  // Demo console operators (idempotent; one shared demo password, fixed TOTP secrets: see README).
+  if (ctx.config.sandbox && result.seeded.length > 0) await seedDemoOperators(ctx);
   result.ms = Math.round(performance.now() - started);
   // Counts only: the demo sheet's numbers never go to a log.
   ctx.log.info({ seeded: result.seeded, skipped: result.skipped, customers: result.customers, cards: result.cards, transfers: result.transfers, ms: result.ms, reset }, 'demo data seeded');

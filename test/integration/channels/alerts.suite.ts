@@ -1,6 +1,6 @@
 // Balance-change alerts through the sandbox: a posting on a bound card becomes one OA template message (once only, masked), the opt-out (chat or API) is honoured, refusals are not retried.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ALERT_SCAN_INTERVAL_MS, ALERT_SCAN_TOPIC, ALERT_SEND_TOPIC, DEFAULT_ALERT_TEMPLATE_ID } from '../../../src/channels/index.ts';
+import { ALERT_JOB_OPTIONS, ALERT_SCAN_INTERVAL_MS, ALERT_SCAN_TOPIC, ALERT_SEND_TOPIC, DEFAULT_ALERT_TEMPLATE_ID } from '../../../src/channels/index.ts';
 import { cdb } from '../../../src/channels/store.ts';
 import { type ChannelsWorld, type OaUser } from './world.ts';
 
@@ -90,6 +90,33 @@ describe('balance-change alerts', { timeout: 60_000 }, () => {
     const bad = await w.call('PUT', '/api/v1/alerts', { session: u.session, body: { enabled: 'no' } });
     expect([bad.status, bad.body.code]).toEqual([400, 'validation_failed']);
     expect((await w.call('GET', '/api/v1/alerts')).status).toBe(401);
+  });
+
+  it('retries a send that failed for a passing reason (WeChat unreachable) and sends it once when WeChat is back', async () => {
+    const u = await boundUser('李晓红', 1);
+    await w.post(u.session, u.cardId, 10_00n);
+    w.clock.advance(ALERT_SCAN_INTERVAL_MS);
+    await w.server.ctx.jobs.runDue({ topics: [ALERT_SCAN_TOPIC] });
+    const wechat = w.server.ctx.config.wechat;
+    const apiBase = wechat.apiBase;
+    // The platform cannot be reached (nothing listens on the discard port).
+    wechat.apiBase = 'http://127.0.0.1:9';
+    try {
+      await w.server.ctx.jobs.runDue({ topics: [ALERT_SEND_TOPIC] });
+    } finally {
+      wechat.apiBase = apiBase;
+    }
+    expect((await alertRows(u.cardId)).map((r) => r.status)).toEqual(['queued']);
+    const job = () => w.server.ctx.db.selectFrom('outbox').select(['attempts', 'done_at', 'last_error']).where('topic', '=', ALERT_SEND_TOPIC).where('dedupe_key', 'like', `%${u.cardId}%`).executeTakeFirstOrThrow();
+    expect(await job()).toMatchObject({ attempts: 1, done_at: null });
+    // Not before the backoff: then once.
+    await w.server.ctx.jobs.runDue({ topics: [ALERT_SEND_TOPIC] });
+    expect(await inbox(u.oaOpenid)).toHaveLength(0);
+    w.clock.advance(ALERT_JOB_OPTIONS.retryDelayMs(1));
+    await w.server.ctx.jobs.runDue({ topics: [ALERT_SEND_TOPIC] });
+    expect((await inbox(u.oaOpenid)).map((m) => m.data.keyword3!.value)).toEqual(['+¥10.00']);
+    expect((await alertRows(u.cardId)).map((r) => r.status)).toEqual(['sent']);
+    expect((await job()).attempts).toBe(2);
   });
 
   it('does not retry what WeChat refuses for good (an unfollowed account) and sends nothing for an unbound card', async () => {

@@ -1,7 +1,7 @@
 // SMS banking through the sandbox provider: signed inbound texts YE / YE#1234 / MX / BZ answered by SMS from the same use cases (quota, audit) as the API; unsigned or replayed texts refused.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getBalance } from '../../../src/ledger/index.ts';
-import { SMS_COMMAND_TOPIC, SMS_HELP_TEXT, SMS_NOT_REGISTERED_TEXT, smsSignature } from '../../../src/channels/index.ts';
+import { SMS_COMMAND_TOPIC, SMS_REPLY_TOPIC, SMS_HELP_TEXT, SMS_NOT_REGISTERED_TEXT, smsSignature } from '../../../src/channels/index.ts';
 import { SMS_PROVIDER_TOKEN, type ChannelsWorld } from './world.ts';
 
 let w: ChannelsWorld;
@@ -19,6 +19,7 @@ async function text(tenantId: string, from: string, body: string): Promise<strin
   expect(r.status).toBe(200);
   expect([r.body.status, r.body.body]).toEqual([202, { accepted: true }]);
   await w.server.ctx.jobs.runDue({ topics: [SMS_COMMAND_TOPIC] });
+  await w.server.ctx.jobs.runDue({ topics: [SMS_REPLY_TOPIC] });
   const box = await w.sandboxGet(`/sandbox/api/sms?phone=${from}&limit=1`);
   return box[0].text as string;
 }
@@ -107,6 +108,7 @@ describe('SMS banking', { timeout: 60_000 }, () => {
     expect((await rawPost('realtime-bank', raw, good)).status).toBe(202);
     expect((await rawPost('realtime-bank', raw, good)).status).toBe(202);
     await w.server.ctx.jobs.runDue({ topics: [SMS_COMMAND_TOPIC] });
+    await w.server.ctx.jobs.runDue({ topics: [SMS_REPLY_TOPIC] });
     const after = await w.sandboxGet(`/sandbox/api/sms?phone=${stranger}&limit=50`);
     expect(after.length).toBe(before + 1);
     expect(after[0].text).toContain(SMS_HELP_TEXT);

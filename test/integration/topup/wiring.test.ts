@@ -1,7 +1,7 @@
 // The server's own module list (src/app/modules.ts) in one process with the sandbox, as `npm start` runs it: the top-up routes are mounted and documented as API.md fixes them, and WeChat Pay notifications reach the top-up handlers.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { modulesFor } from './tmp-modules-patched.ts';
+import { modulesFor } from '../../../src/app/modules.ts';
 import { demoCardholders, seedDemo, type DemoSummary } from '../../../src/sandbox/demo/index.ts';
 import { ManualClock } from '../../../src/shared/clock.ts';
 import { testConfig } from '../../helpers/app.ts';

@@ -29,6 +29,7 @@ export const router = createRouter({
     { path: '/consents', name: 'consents', component: () => import('./pages/ConsentsPage.vue'), meta: { auth: true, title: 'consents.title' } },
     { path: '/me', name: 'me', component: () => import('./pages/MePage.vue'), meta: { auth: true, tab: true, title: 'me.title' } },
     { path: '/topup', name: 'topup', component: () => import('./pages/TopupPage.vue'), meta: { auth: true, title: 'topup.title' } },
+    { path: '/relatives', name: 'relatives', component: () => import('./pages/RelativesPage.vue'), meta: { auth: true, title: 'relatives.title' } },
     { path: '/topups/:orderId', name: 'topupStatus', component: () => import('./pages/TopupStatusPage.vue'), meta: { auth: true, title: 'topupStatus.title' } },
     { path: '/bills/:billRef', name: 'bill', component: () => import('./pages/BillPage.vue'), meta: { auth: true, title: 'bill.title' } },
     { path: '/:rest(.*)*', redirect: '/' },

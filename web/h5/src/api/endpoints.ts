@@ -205,6 +205,9 @@ export const api = {
   topups: () => request<{ items: TopupView[]; nextCursor: string | null }>('/api/v1/topups', { query: { limit: 20 } }),
   renewPayment: (orderId: string) => request<TopupAnswer>(`/api/v1/topups/${enc(orderId)}/payment`, { body: { app: 'oa' } }),
   trustedContacts: () => request<{ items: TrustedContact[] }>('/api/v1/trusted-contacts').then((r) => r.items),
+  requestTrustedContact: (b: { citizenCardNumber: string; relation: string }) => request<TrustedContact>('/api/v1/trusted-contacts', { body: b }),
+  acceptTrustedContact: (id: string) => request<TrustedContact>(`/api/v1/trusted-contacts/${enc(id)}/accept`, { method: 'POST', body: {} }),
+  endTrustedContact: (id: string) => request<void>(`/api/v1/trusted-contacts/${enc(id)}`, { method: 'DELETE' }),
 
   bill: (billRef: string) => request<Bill>(`/api/v1/bills/${enc(billRef)}`),
   contactAboutBill: (billRef: string, noticeVersion: string) =>
