@@ -33,6 +33,20 @@ export default defineConfig({
           pool: 'forks',
         },
       },
+      // End-to-end: the H5 app, the operator console and the sandbox's phone in Debian's Chromium
+      // against a real server. One file at a time (each starts a server and browsers); the global
+      // setup builds the web apps when their sources changed, so a fresh checkout needs no extra step.
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          globalSetup: ['test/e2e/global-setup.ts'],
+          pool: 'forks' as const,
+          poolOptions: { forks: { singleFork: true } },
+          testTimeout: 90_000,
+          hookTimeout: 180_000,
+        },
+      },
       // With PostgreSQL configured, the database-layer suites run once more on PGlite so both
       // back ends of the one migration set and query code stay green.
       ...(pg

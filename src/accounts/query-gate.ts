@@ -117,6 +117,8 @@ async function applyReads(ctx: AppContext, tx: Tx, rs: ReadRecord[]): Promise<Ou
   const out: (Outcome<QuotaUse | undefined> | undefined)[] = new Array(rs.length);
   const audits: (AuditEntry | undefined)[] = new Array(rs.length);
   const counting = rs.flatMap((r, i) => (r.counts ? [i] : []));
+  // The policy each record carries (the reader's cached tenant, as for its quota limit) scores its signal.
+  const policies = new Map(rs.map((r) => [r.tenantId, r.policy]));
   const signals = await recordRiskSignals(
     ctx,
     tx,
@@ -124,6 +126,7 @@ async function applyReads(ctx: AppContext, tx: Tx, rs: ReadRecord[]): Promise<Ou
       const r = rs[i]!;
       return { tenantId: r.tenantId, userId: r.userId, ...(r.cardId ? { cardId: r.cardId } : {}), kind: 'query' as const, now: r.now, ...(r.meta.ip ? { ip: r.meta.ip } : {}) };
     }),
+    policies,
   );
   const quotaAt: number[] = [];
   for (let j = 0; j < counting.length; j++) {

@@ -24,13 +24,16 @@ import { sandboxSmsInboundRoutes } from '../sandbox/sms/index.ts';
 import { sandboxSocialRoutes } from '../sandbox/social/index.ts';
 import { accountsRoutes } from '../accounts/index.ts';
 import { adminRoutes } from '../admin/index.ts';
+import { topupPaymentHandlers, topupRoutes } from '../topup/index.ts';
+import { webModule } from '../web/index.ts';
 
 export function modulesFor(config: Config): ModulePlugin[] {
   const modules: ModulePlugin[] = [
-    corePort(), auditJobs, riskModule, identityRoutes(), accountsRoutes(), withCardholderAuth(consentRoutes), wecomCallbacks(contactWecomHandlers()), payNotifications(), interchange(), oaServer({ onMessage: channelsOaHandler() }),
+    corePort(), auditJobs, riskModule, identityRoutes(), accountsRoutes(), withCardholderAuth(consentRoutes), wecomCallbacks(contactWecomHandlers()), payNotifications(topupPaymentHandlers()), topupRoutes(), interchange(), oaServer({ onMessage: channelsOaHandler() }),
     withCardholderAuth(({ authenticate }) => contactRoutes({ authenticate })),
     withCardholderAuth(({ authenticate }) => channelsModule({ authenticate })),
     adminRoutes,
+    webModule(),
   ];
   // The sandbox's routes exist only with the sandbox on; config refuses SANDBOX in production.
   if (config.sandbox) modules.push(demoRoutes, sandboxWxRoutes, sandboxOaRoutes, phoneRoutes, sandboxWecomRoutes, sandboxFaceRoutes, sandboxCoreRoutes, sandboxPayRoutes, sandboxCardsysRoutes, sandboxSmsInboundRoutes, sandboxSocialRoutes);

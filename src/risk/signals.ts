@@ -4,7 +4,7 @@ import type { Db, Tx } from '../db/tx.ts';
 import { recordAudit } from '../audit/index.ts';
 import { newId } from '../shared/ids.ts';
 import { BASE_POLICY } from '../tenants/presets.ts';
-import { getTenant } from '../tenants/index.ts';
+import { getTenant, type Policy } from '../tenants/index.ts';
 import { countryOf } from './geo.ts';
 import {
   anomalyScore,
@@ -180,12 +180,14 @@ const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
  * signal's features counted in one statement per subject kind, each scored in code. The signal
  * that reaches the threshold freezes as recordRiskSignal does; later signals of that subject in
  * the batch are then counted from the new baseline, one by one (rare). Tenant rules are read once
- * per tenant of the batch.
+ * per tenant of the batch, unless the caller passes the tenant's policy.
  */
 export async function recordRiskSignals(
   ctx: AppContext,
   tx: Tx,
   signals: readonly RiskSignal[],
+  /** Tenants' policies the caller already holds (e.g. its per-instance cache): not read again. */
+  policies: ReadonlyMap<string, Policy> = new Map(),
 ): Promise<{ score: number; action: 'none' | 'freeze_user' | 'freeze_card' }[]> {
   if (signals.length === 0) return [];
   const subjects = signals.map(subjectOf);
@@ -193,6 +195,11 @@ export async function recordRiskSignals(
 
   const rulesOf = new Map<string, RiskRules>();
   for (const tenantId of new Set(signals.map((s) => s.tenantId))) {
+    const known = policies.get(tenantId);
+    if (known) {
+      rulesOf.set(tenantId, riskRules(known));
+      continue;
+    }
     const tenant = await getTenant(tx, tenantId);
     // A signal about an unknown tenant is a caller bug, but scoring must not break a request: use the base rules.
     rulesOf.set(tenantId, riskRules(tenant?.policy ?? BASE_POLICY));

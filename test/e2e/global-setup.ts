@@ -1,7 +1,9 @@
-// Global setup of the e2e project: builds the H5 app once (only when its sources changed), before any browser test starts.
-import { buildH5 } from '../../src/web/build.ts';
+// Global setup of the e2e project: builds the H5 app and the operator console (each only when its sources changed), before any browser test starts.
+import { ADMIN_APP, buildApp, H5_APP } from '../../src/web/build.ts';
 
 export default async function setup(): Promise<void> {
-  const r = await buildH5({ quiet: true });
-  process.stdout.write(r.built ? `e2e: H5 app built (${r.ms} ms)\n` : 'e2e: H5 app is up to date\n');
+  for (const app of [H5_APP, ADMIN_APP]) {
+    const r = await buildApp(app, { quiet: true });
+    process.stdout.write(r.built ? `e2e: web/${app.name} built (${r.ms} ms)\n` : `e2e: web/${app.name} is up to date\n`);
+  }
 }

@@ -1,9 +1,7 @@
 // The e2e server: one real wecard server with the sandbox mounted (as `npm start` runs it) on a test database, the demo seeded, the H5 app served.
 import { modulesFor } from '../../src/app/modules.ts';
-import type { ModulePlugin } from '../../src/app/server.ts';
-import { accountsRoutes } from '../../src/accounts/index.ts';
 import { seedDemo, demoCardholders, type DemoSummary } from '../../src/sandbox/demo/index.ts';
-import { hasWebModule, webModule } from '../../src/web/index.ts';
+import { hasWebModule } from '../../src/web/index.ts';
 import { openTestDb, type TestDb } from '../helpers/db.ts';
 import { freePort, startServer, type RunningServer } from '../helpers/platform.ts';
 import { testConfig } from '../helpers/app.ts';
@@ -25,24 +23,16 @@ export interface E2EServer {
   close(): Promise<void>;
 }
 
-/** Mounts `plugin` unless a module before it already serves `probe` (so the harness keeps working once modules.ts mounts it). */
-function unlessServed(probe: { method: 'GET' | 'POST'; url: string }, plugin: ModulePlugin): ModulePlugin {
-  return async (app, ctx) => {
-    if (!app.hasRoute(probe)) await plugin(app, ctx);
-  };
-}
-
 /**
  * Starts the server with every module src/app/modules.ts mounts for the sandbox configuration,
- * plus the accounts and web modules while modules.ts does not mount them yet. WeChat base URLs
+ * exactly the production wiring. WeChat base URLs
  * default to the server's own /sandbox, exactly as in embedded mode.
  */
 export async function startE2EServer(): Promise<E2EServer> {
   const db = await openTestDb();
   const port = await freePort();
   const modules = modulesFor(testConfig({ PORT: String(port) }));
-  modules.push(unlessServed({ method: 'GET', url: '/api/v1/cards/:cardId/balance' }, accountsRoutes()));
-  if (!hasWebModule(modules)) modules.push(unlessServed({ method: 'GET', url: '/api/v1/h5/config' }, webModule()));
+  if (!hasWebModule(modules)) throw new Error('src/app/modules.ts does not mount the H5 app (webModule)');
   const server = await startServer({ modules, dbHandle: db, port, jobsPollMs: 500 });
   await seedDemo(server.ctx);
   const url = server.url;

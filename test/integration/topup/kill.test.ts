@@ -65,8 +65,8 @@ async function bundleChild(): Promise<void> {
       platform: 'node',
       format: 'cjs',
       target: 'node20',
-      // pg-native is an optional native module pg asks for only when told to.
-      external: ['pg-native'],
+      // Native modules stay outside (pg-native is optional; @node-rs/argon2 is the operator console's password hash).
+      external: ['pg-native', '@node-rs/*', '*.node'],
       define: { 'import.meta.url': '__wecardImportMetaUrl', 'import.meta.dirname': '__dirname', 'import.meta.filename': '__filename' },
       banner: { js: "const __wecardImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
       outfile: CHILD_BUNDLE,

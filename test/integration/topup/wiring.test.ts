@@ -43,6 +43,7 @@ describe('top-ups in the server’s module list', () => {
   it('documents /api/v1/topups and /api/v1/trusted-contacts with API.md’s fields', async () => {
     const doc = (await call('GET', '/openapi.json')).body;
     const props = (schema: any) => Object.keys(schema?.properties ?? {});
+    expect(doc.paths['/api/v1/topups'], 'src/app/modules.ts mounts topupRoutes()').toBeDefined();
     const create = doc.paths['/api/v1/topups'].post;
     expect(props(create.requestBody.content['application/json'].schema)).toEqual(expect.arrayContaining(['citizenCardNumber', 'amount', 'method', 'onBehalfOf']));
     expect(props(create.responses['201'].content['application/json'].schema)).toEqual(expect.arrayContaining(['orderId', 'status', 'payParams', 'expectedArrival']));
@@ -75,6 +76,7 @@ describe('top-ups in the server’s module list', () => {
     expect(order.status, JSON.stringify(order.body)).toBe(201);
     expect(order.body).toMatchObject({ status: 'created', amount: 10_000, currency: 'CNY' });
     const prepayId = order.body.payParams.package.replace(/^prepay_id=/, '');
+    // payNotifications(topupPaymentHandlers()) in the module list: the notification credits the card.
     const paid = await call('POST', `/sandbox/api/pay/orders/${prepayId}/pay`, { body: {} });
     expect(paid.body.notification.delivered, JSON.stringify(paid.body)).toBe(true);
     const view = await call('GET', `/api/v1/topups/${order.body.orderId}`, { headers: auth });
