@@ -35,7 +35,17 @@ export class MerchantDirectory {
 
   constructor(private readonly ctx: AppContext) {}
 
-  async #refresh(): Promise<void> {
+  #inFlight: Promise<void> | undefined;
+
+  /** One refresh at a time, shared by concurrent callers: a caller must not see a tenant marked seen before its mchid is stored. */
+  #refresh(): Promise<void> {
+    this.#inFlight ??= this.#load().finally(() => {
+      this.#inFlight = undefined;
+    });
+    return this.#inFlight;
+  }
+
+  async #load(): Promise<void> {
     for (const t of await listTenants(this.ctx.db)) {
       const version = t.updatedAt.getTime();
       if (this.#seen.get(t.id) === version || this.#seen.size >= MERCHANT_CACHE_MAX) continue;

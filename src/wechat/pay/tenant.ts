@@ -27,7 +27,7 @@ async function storedKeys(ctx: AppContext, tenantId: string): Promise<PlatformKe
   const out: PlatformKey[] = [];
   for (const r of rows) {
     try {
-      out.push(platformKeyFromPem(r.pem, r.serial_no));
+      out.push(platformKeyOf(r.pem, r.serial_no));
     } catch (err) {
       ctx.log.warn({ tenantId, serialNo: r.serial_no, reason: (err as Error).message }, 'stored WeChat Pay platform key skipped');
     }
@@ -35,8 +35,28 @@ async function storedKeys(ctx: AppContext, tenantId: string): Promise<PlatformKe
   return out;
 }
 
+/**
+ * Parsed keys by their exact PEM text (and serial): parsing RSA PEMs on every notification costs
+ * more than the rest of its crypto. Keyed by content, so a rotated or replaced key is simply a new
+ * entry; bounded so a stream of distinct keys cannot grow it without limit.
+ */
+const PARSED_KEYS_MAX = 256;
+const parsedKeys = new Map<string, KeyObject | PlatformKey>();
+
+function cachedParse<T extends KeyObject | PlatformKey>(cacheKey: string, parse: () => T): T {
+  const hit = parsedKeys.get(cacheKey);
+  if (hit) return hit as T;
+  const value = parse();
+  if (parsedKeys.size >= PARSED_KEYS_MAX) parsedKeys.delete(parsedKeys.keys().next().value as string);
+  parsedKeys.set(cacheKey, value);
+  return value;
+}
+
+const merchantKeyOf = (pem: string): KeyObject => cachedParse(`m\0${pem}`, () => createPrivateKey(pem));
+const platformKeyOf = (pem: string, serialNo: string): PlatformKey => cachedParse(`p\0${serialNo}\0${pem}`, () => platformKeyFromPem(pem, serialNo));
+
 function configuredKey(pay: PayCredentials): PlatformKey {
-  return platformKeyFromPem(pay.platformPublicKeyPem, pay.platformSerialNo);
+  return platformKeyOf(pay.platformPublicKeyPem, pay.platformSerialNo);
 }
 
 /** The tenant's Pay set-up; `not_found` when the tenant is unknown or has no Pay credentials. */
@@ -49,7 +69,7 @@ export async function loadPayTenant(ctx: AppContext, tenantId: string): Promise<
     tenantId,
     mchId: pay.mchId,
     merchantSerialNo: pay.merchantSerialNo,
-    merchantKey: createPrivateKey(pay.merchantPrivateKeyPem),
+    merchantKey: merchantKeyOf(pay.merchantPrivateKeyPem),
     apiV3Key: pay.apiV3Key,
     platformSerialNo: normaliseSerial(pay.platformSerialNo),
     platformKeys: new PlatformKeySet(keys),
