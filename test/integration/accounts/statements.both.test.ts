@@ -106,7 +106,11 @@ describe('statement pages', { timeout: 60_000 }, () => {
     expect([forged.status, forged.body.code]).toEqual([400, 'validation_failed']);
     expect((await get(s, `/api/v1/cards/${card.cardId}/transactions?cursor=not-a-cursor`)).body.errors).toEqual([{ field: 'cursor', message: expect.any(String) }]);
     const other = await w.signIn('realtime-bank');
-    expect((await get(other, `/api/v1/cards/${card.cardId}/transactions`)).body.code).toBe('forbidden');
+    // Every read route that takes a card id refuses another person's card.
+    for (const route of ['balance', 'transactions', 'transactions.csv', 'trends']) {
+      const r = await get(other, `/api/v1/cards/${card.cardId}/${route}`);
+      expect([r.status, r.body.code], route).toEqual([403, 'forbidden']);
+    }
     expect((await get(s, '/api/v1/cards/card_nope/transactions')).body.code).toBe('not_found');
     // A cursor from another card of the same person is not this card's.
     const second = await w.bind(s, w.holder('realtime-bank', '李晓红'), 0);
