@@ -1,6 +1,6 @@
 // Quick balance without binding: card number + reserved phone + SMS code → the T+1 balance and the last few entries, under no-bind quotas.
 import type { AppContext } from '../app/context.ts';
-import { AppError, type FieldError } from '../app/errors.ts';
+import { AppError, FieldErrors } from '../app/errors.ts';
 import { inTx } from '../db/tx.ts';
 import { recordAudit } from '../audit/index.ts';
 import { findCardByNumber, getCard, readBalance, readTransactions, revealReservedPhone, type CoreCard } from '../core/index.ts';
@@ -43,18 +43,10 @@ export interface QuickBalanceAnswer {
 }
 
 function parse(body: QuickBalanceRequest): { cardNumber: CardNumber; phone: Phone } {
-  const errors: FieldError[] = [];
-  const attempt = <T>(f: () => T): T | undefined => {
-    try {
-      return f();
-    } catch (err) {
-      if (err instanceof AppError && Array.isArray(err.extra.errors)) errors.push(...(err.extra.errors as FieldError[]));
-      else throw err;
-      return undefined;
-    }
-  };
-  const cardNumber = attempt(() => CardNumber.parse(body.cardNumber, 'cardNumber'));
-  const phone = attempt(() => Phone.parse(body.phone, 'phone'));
+  const fields = new FieldErrors();
+  const { errors } = fields;
+  const cardNumber = fields.attempt(() => CardNumber.parse(body.cardNumber, 'cardNumber'));
+  const phone = fields.attempt(() => Phone.parse(body.phone, 'phone'));
   if (!cardNumber || !phone) throw AppError.validation(errors);
   return { cardNumber, phone };
 }

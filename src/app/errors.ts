@@ -64,6 +64,24 @@ export class AppError extends Error {
   }
 }
 
+/**
+ * Collects the field errors of several parses, so one validation_failed answer names every
+ * malformed field at once: `attempt` runs a parse and keeps its field errors instead of throwing.
+ */
+export class FieldErrors {
+  readonly errors: FieldError[] = [];
+
+  attempt<T>(parse: () => T): T | undefined {
+    try {
+      return parse();
+    } catch (err) {
+      if (err instanceof AppError && Array.isArray(err.extra.errors)) this.errors.push(...(err.extra.errors as FieldError[]));
+      else throw err;
+      return undefined;
+    }
+  }
+}
+
 export interface Problem {
   type: string;
   title: string;

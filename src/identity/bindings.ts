@@ -1,7 +1,7 @@
 // Card binding: four elements checked by the core, an SMS code to the reserved phone, then the bound card (and the payment password).
 import type { AppContext } from '../app/context.ts';
 import type { CardholderPrincipal } from '../app/auth.ts';
-import { AppError, type FieldError } from '../app/errors.ts';
+import { AppError, FieldErrors } from '../app/errors.ts';
 import { inTx } from '../db/tx.ts';
 import {
   assertPaymentPassword,
@@ -31,7 +31,7 @@ export interface BindingRequest {
   phone: string;
 }
 
-interface ParsedElements {
+export interface ParsedElements {
   cardNumber: CardNumber;
   holderName: PersonName;
   idType: IdType;
@@ -41,22 +41,14 @@ interface ParsedElements {
 
 /** Parses the four elements, naming every malformed field at once (the messages never repeat a value). */
 export function parseElements(b: BindingRequest, today: Date): ParsedElements {
-  const errors: FieldError[] = [];
-  const attempt = <T>(f: () => T): T | undefined => {
-    try {
-      return f();
-    } catch (err) {
-      if (err instanceof AppError && Array.isArray(err.extra.errors)) errors.push(...(err.extra.errors as FieldError[]));
-      else throw err;
-      return undefined;
-    }
-  };
-  const cardNumber = attempt(() => CardNumber.parse(b.cardNumber, 'cardNumber'));
-  const holderName = attempt(() => PersonName.parse(b.holderName, 'holderName'));
+  const fields = new FieldErrors();
+  const { errors } = fields;
+  const cardNumber = fields.attempt(() => CardNumber.parse(b.cardNumber, 'cardNumber'));
+  const holderName = fields.attempt(() => PersonName.parse(b.holderName, 'holderName'));
   const idType = (ID_TYPES as readonly string[]).includes(b.idType) ? (b.idType as IdType) : undefined;
   if (!idType) errors.push({ field: 'idType', message: `must be one of ${ID_TYPES.join(', ')}` });
-  const idNumber = idType ? attempt(() => IdNumber.parse(b.idNumber, { type: idType, today, field: 'idNumber' })) : undefined;
-  const phone = attempt(() => Phone.parse(b.phone, 'phone'));
+  const idNumber = idType ? fields.attempt(() => IdNumber.parse(b.idNumber, { type: idType, today, field: 'idNumber' })) : undefined;
+  const phone = fields.attempt(() => Phone.parse(b.phone, 'phone'));
   if (errors.length > 0 || !cardNumber || !holderName || !idType || !idNumber || !phone) throw AppError.validation(errors);
   return { cardNumber, holderName, idType, idNumber, phone };
 }

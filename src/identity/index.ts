@@ -57,6 +57,7 @@ export { IDENTITY_PRUNE_TOPIC, IDENTITY_RETENTION_MS, pruneIdentity } from './pr
 export { cancellationAccessDeadline, workingDay, addWorkingDays, CALENDAR_COVERAGE } from './working-days.ts';
 export { reactivationFor, type Reactivation, type CardUsePurpose, type StepUpMethod } from './policy.ts';
 export type { RequestMeta } from './events.ts';
+export { parseElements, type BindingRequest, type ParsedElements } from './bindings.ts';
 
 export interface IdentityRoutesOptions {
   /** The SMS gateway; default: SMS_PROVIDER_URL, else the sandbox outbox when the sandbox is on. */
