@@ -30,9 +30,6 @@ function webApp(name: string, sharedInputs: string[]): WebApp {
 export const H5_APP = webApp('h5', ['src/shared/card-number.ts', 'src/shared/bins.ts', 'src/shared/mask.ts', 'src/shared/id-document.ts']);
 /** The operator console. */
 export const ADMIN_APP = webApp('admin', []);
-export const H5_SOURCE_DIR = H5_APP.sourceDir;
-export const H5_VITE_CONFIG = H5_APP.viteConfig;
-export const BUILD_HASH_FILE = H5_APP.hashFile;
 /** Bounds on the walk over web/h5 (a stray node_modules or data folder must not make it crawl). */
 const MAX_INPUT_FILES = 2_000;
 const MAX_INPUT_BYTES = 32 * 1024 * 1024;
@@ -69,13 +66,10 @@ export function inputHash(app: WebApp = H5_APP): string {
   return h.digest('hex');
 }
 
-export const h5InputHash = (): string => inputHash(H5_APP);
-
 /** True when dist/ was built from exactly the current inputs. */
 export function buildIsCurrent(app: WebApp = H5_APP, hash = inputHash(app)): boolean {
   return existsSync(app.hashFile) && existsSync(path.join(app.distDir, 'index.html')) && readFileSync(app.hashFile, 'utf8').trim() === hash;
 }
-export const h5BuildIsCurrent = (hash?: string): boolean => buildIsCurrent(H5_APP, hash);
 
 function precompress(dir: string): number {
   let n = 0;
@@ -115,5 +109,3 @@ export async function buildApp(app: WebApp, opts: { force?: boolean; quiet?: boo
   return { built: true, hash, ms: Date.now() - started };
 }
 
-export const buildH5 = (opts: { force?: boolean; quiet?: boolean } = {}): Promise<BuildResult> => buildApp(H5_APP, opts);
-export const buildAdmin = (opts: { force?: boolean; quiet?: boolean } = {}): Promise<BuildResult> => buildApp(ADMIN_APP, opts);
