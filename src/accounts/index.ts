@@ -28,7 +28,7 @@ export { toCnyFen, divideHalfEven, parseRate, formatRate, formatMinor, currencyE
 export { statementRange, monthBuckets, MAX_TREND_MONTHS, DEFAULT_TREND_MONTHS, type StatementRange } from './policy.ts';
 export { cachedCardholderAuth, HOT_STATE_TTL_MS, type Reader } from './hot-state.ts';
 export { pruneAccountsData, ACCOUNTS_PRUNE_TOPIC, QUICK_QUERY_RETENTION_DAYS } from './jobs.ts';
-export { GROUP_COMMIT_MAX_ITEMS, GROUP_COMMIT_MAX_INFLIGHT, GROUP_COMMIT_MAX_QUEUED } from './group-commit.ts';
+export { GROUP_COMMIT_MAX_ITEMS, GROUP_COMMIT_MAX_INFLIGHT, GROUP_COMMIT_MAX_QUEUED } from '../db/group-commit.ts';
 
 export interface AccountsRoutesOptions {
   /** The cardholder hook; default: identity's behind a short per-instance cache (cachedCardholderAuth). */

@@ -8,7 +8,7 @@ import type { RequestMeta } from '../identity/index.ts';
 import { networkOfPrefix } from '../shared/bins.ts';
 import type { Policy } from '../tenants/index.ts';
 import type { CoreCard } from '../core/index.ts';
-import { GroupCommit, type Outcome } from './group-commit.ts';
+import { GroupCommit, type Outcome } from '../db/group-commit.ts';
 import { forgetUserCards } from './hot-state.ts';
 
 export type ReadAction = 'balance.read' | 'transactions.read' | 'transactions.export' | 'trends.read' | 'overview.read';

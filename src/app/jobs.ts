@@ -52,17 +52,29 @@ export interface NewJob {
 /** Due at once: before any scheduled time, whatever clock the caller runs on. */
 const DUE_AT_ONCE = new Date(0);
 
+const TOPIC_PATTERN = /^[a-z][a-z0-9_.-]{0,63}$/;
+
 /** Writes the job in the caller's transaction, so it exists exactly when the change it follows commits. */
 export async function enqueueJob(db: Tx | Db, job: NewJob): Promise<void> {
-  if (!/^[a-z][a-z0-9_.-]{0,63}$/.test(job.topic)) throw new Error(`bad job topic ${job.topic}`);
+  await enqueueJobs(db, [job]);
+}
+
+/** Several jobs in one statement (same rules as enqueueJob; a key repeated within `jobs` keeps its first). */
+export async function enqueueJobs(db: Tx | Db, jobs: readonly NewJob[]): Promise<void> {
+  if (jobs.length === 0) return;
+  for (const job of jobs) if (!TOPIC_PATTERN.test(job.topic)) throw new Error(`bad job topic ${job.topic}`);
+  const keys = new Set<string>();
+  const rows = jobs.filter((job) => job.dedupeKey === undefined || (!keys.has(job.dedupeKey) && keys.add(job.dedupeKey)));
   await db
     .insertInto('outbox')
-    .values({
-      topic: job.topic,
-      payload: JSON.stringify(job.payload ?? null),
-      dedupe_key: job.dedupeKey ?? null,
-      run_after: job.runAfter ?? DUE_AT_ONCE,
-    })
+    .values(
+      rows.map((job) => ({
+        topic: job.topic,
+        payload: JSON.stringify(job.payload ?? null),
+        dedupe_key: job.dedupeKey ?? null,
+        run_after: job.runAfter ?? DUE_AT_ONCE,
+      })),
+    )
     .onConflict((oc) => oc.column('dedupe_key').doNothing())
     .execute();
 }

@@ -13,6 +13,7 @@ export {
   listCardsOfCustomer,
   listCards,
   revealCardNumber,
+  getCards,
   revealReservedPhone,
   CARD_STATUSES,
   type CardKind,

@@ -310,6 +310,13 @@ export async function getCard(db: Db | Tx, id: string): Promise<CoreCard | undef
   return r ? toCard(r) : undefined;
 }
 
+/** Several cards by id (missing ones are absent from the map). */
+export async function getCards(db: Db | Tx, ids: readonly string[]): Promise<Map<string, CoreCard>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db.selectFrom('core_cards').selectAll().where('id', 'in', [...new Set(ids)]).execute();
+  return new Map(rows.map((r) => [r.id, toCard(r)]));
+}
+
 /** The card with this number at this institution, found by its blind index (the number is never compared in clear). */
 export async function findCardByNumber(db: Db | Tx, crypto: FieldCrypto, tenantId: string, number: Clear): Promise<CoreCard | undefined> {
   const r = await db

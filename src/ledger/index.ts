@@ -19,7 +19,7 @@ export { LEDGER_ACCOUNT_KINDS } from './model.ts';
 export { MAX_HISTORY_PAGE, DEFAULT_HISTORY_PAGE, MAX_TRANSFER_FEN, MAX_TRANSFER_BATCH } from './policy.ts';
 export { createAccount, transfer, transferMany, postPending, voidPending, reverse } from './transfers.ts';
 export { getAccount, findAccountByCode, getTransfer } from './store.ts';
-export { getBalance, history } from './reads.ts';
+export { getBalance, getBalances, history } from './reads.ts';
 export { verifyInvariants, recomputeBalance, type InvariantReport } from './audit.ts';
 export type { InvariantName, InvariantViolation } from './invariants.ts';
 

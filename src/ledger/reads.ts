@@ -5,8 +5,14 @@ import type { Db, Tx } from '../db/tx.ts';
 import type { PostingSide } from './ledger.table.ts';
 import { int8, type Balance, type Entry, type HistoryOptions, type HistoryPage } from './model.ts';
 import { encodeCursor, toBalance, validateHistoryOptions } from './policy.ts';
-import { readTotals, readTotalsAsOf } from './store.ts';
+import { readTotals, readTotalsAsOf, readTotalsMany } from './store.ts';
 import { readTotalsBatched } from './batch-read.ts';
+
+/** Live balances of several accounts in one statement (inside a transaction: what it sees); unknown ids are absent. */
+export async function getBalances(db: Db | Tx, accountIds: readonly string[], now: Date = new Date()): Promise<Map<string, Balance>> {
+  const found = await readTotalsMany(db, accountIds);
+  return new Map([...found].map(([id, f]) => [id, toBalance(id, f.currency, f.totals, now)]));
+}
 
 /**
  * The account's balance. Without `asOf` it is the cached totals (one primary-key row: the hot read

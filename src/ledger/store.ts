@@ -80,6 +80,17 @@ export async function readTotals(db: Db | Tx, id: string): Promise<{ currency: s
   return r ? { currency: r.currency, totals: totalsOf(r) } : undefined;
 }
 
+/** Cached totals of several accounts in one statement (missing ones are absent from the map). */
+export async function readTotalsMany(db: Db | Tx, ids: readonly string[]): Promise<Map<string, { currency: string; totals: Totals }>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('ledger_accounts')
+    .select(['id', 'currency', 'posted_debits_fen', 'posted_credits_fen', 'pending_debits_fen', 'pending_credits_fen'])
+    .where('id', 'in', [...new Set(ids)])
+    .execute();
+  return new Map(rows.map((r) => [r.id, { currency: r.currency, totals: totalsOf(r) }]));
+}
+
 /** The totals as of `asOf`, summed from the postings booked up to then (index-only on the account's postings). */
 export async function readTotalsAsOf(db: Db | Tx, id: string, asOf: Date): Promise<{ currency: string; totals: Totals } | undefined> {
   const r = await sql<{ currency: string; pd: bigint; pc: bigint; hd: bigint; hc: bigint }>`

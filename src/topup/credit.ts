@@ -1,12 +1,12 @@
 // Applying paid money: credit the citizen card (at once, or as a pending load for a physical card), hold what cannot be applied in suspense, and move the order through its statuses.
 import type { AppContext } from '../app/context.ts';
-import { enqueueJob } from '../app/jobs.ts';
+import { enqueueJob, type NewJob } from '../app/jobs.ts';
 import type { Db, Tx } from '../db/tx.ts';
 import { getCard, type CoreCard } from '../core/index.ts';
 import { reactivateIfQualifying } from '../identity/index.ts';
 import { getBalance, transfer, transferMany, type TransferInput } from '../ledger/index.ts';
 import { requireTenant, type Policy } from '../tenants/index.ts';
-import { shardOf, topupAccounts } from './accounts.ts';
+import { shardOf, topupAccounts, type TopupAccounts } from './accounts.ts';
 import { settlementArrival, officialCalendar, type DayCalendar } from './calendar.ts';
 import { enqueueMessage } from './messages.ts';
 import { cardStatusRefusal, withinCap } from './policy.ts';
@@ -105,7 +105,6 @@ export async function creditOrder(ctx: AppContext, tx: Tx, input: CreditInput, c
   const p = policy ?? (await requireTenant(tx, order.tenant_id)).policy;
   const acc = await topupAccounts(ctx, tx, order.tenant_id);
   const physical = order.card_form === 'physical';
-  const debit = input.from === 'customer_funds' ? shardOf(acc.customerFunds, order.id) : acc.suspense;
   let next: Order;
   if (physical) {
     const deadline = new Date(now.getTime() + p.exceptions.supplementWindowHours * 3_600_000);
@@ -119,53 +118,86 @@ export async function creditOrder(ctx: AppContext, tx: Tx, input: CreditInput, c
   if (card.status === 'dormant' || p.dormant.afterMonths !== null) {
     await reactivateIfQualifying(tx, { id: card.id, tenantId: card.tenantId }, { amountFen: input.amountFen, incoming: true, at: now });
   }
+  const movements = creditMovements(order, acc, { amountFen: input.amountFen, feeFen: input.feeFen, from: input.from, physical, now, creditId: input.creditId, feeId: input.feeId });
+  await transferMany(tx, movements);
+  return next;
+}
+
+/** The ledger movements of a credit: the amount onto the card (a pending load for a physical card) and the fee. */
+export function creditMovements(
+  order: Order,
+  acc: TopupAccounts,
+  x: { amountFen: bigint; feeFen: bigint; from: 'customer_funds' | 'suspense'; physical: boolean; now: Date; creditId?: string; feeId?: string },
+): TransferInput[] {
+  const debit = x.from === 'customer_funds' ? shardOf(acc.customerFunds, order.id) : acc.suspense;
   const movements: TransferInput[] = [
     {
-      idempotencyId: input.creditId ?? ledgerIds.credit(order.id),
+      idempotencyId: x.creditId ?? ledgerIds.credit(order.id),
       debitAccountId: debit,
       creditAccountId: order.card_ledger_account_id,
-      amountFen: input.amountFen,
+      amountFen: x.amountFen,
       kind: 'topup',
-      description: physical ? '市民卡充值（待圈存）' : '市民卡充值',
+      description: x.physical ? '市民卡充值（待圈存）' : '市民卡充值',
       counterparty: '微信支付',
-      pending: physical,
-      now,
+      pending: x.physical,
+      now: x.now,
       metadata: { orderId: order.id },
     },
   ];
-  if (input.feeFen > 0n) {
+  if (x.feeFen > 0n) {
     movements.push({
-      idempotencyId: input.feeId ?? ledgerIds.fee(order.id),
+      idempotencyId: x.feeId ?? ledgerIds.fee(order.id),
       debitAccountId: debit,
       creditAccountId: shardOf(acc.fee, order.id),
-      amountFen: input.feeFen,
+      amountFen: x.feeFen,
       kind: 'topup_fee',
       description: '充值手续费',
-      now,
+      now: x.now,
       metadata: { orderId: order.id },
     });
   }
-  await transferMany(tx, movements);
-  return next;
+  return movements;
+}
+
+/** What settling an order means now: its next status, history line, patch, job and message. */
+export interface SettlementStep {
+  status: 'completed' | 'settling';
+  event: 'settled' | 'settlement_scheduled';
+  note: string | undefined;
+  patch: Updateable<TopupOrderRow>;
+  /** The settle job (batch windows only): completes the order at the window's end. */
+  job: NewJob | undefined;
+  message: 'result' | 'delay';
 }
 
 /**
  * Settlement to the card system after the money is on the card: instant → completed now;
  * otherwise settling until the window's end (the settle job completes it), with a delay message.
  */
-export async function settle(ctx: AppContext, tx: Tx, order: Order, policy: Policy, now: Date, calendar: DayCalendar = officialCalendar): Promise<Order> {
+export function settlementStep(ctx: AppContext, order: Order, policy: Policy, now: Date, calendar: DayCalendar = officialCalendar): SettlementStep {
   const arrival = settlementArrival(policy.settlement, now, calendar);
   if (!arrival.calendarCovered) {
     ctx.log.warn({ tenantId: order.tenant_id, orderId: order.id, date: arrival.date }, 'working-day calendar has no official schedule for this date; settlement estimated by the fallback rule: check the year’s holiday notice');
   }
   const patch = { expected_arrival: arrival.latest, settle_kind: arrival.kind, calendar_covered: arrival.calendarCovered };
   if (arrival.kind === 'instant') {
-    const done = await transition(tx, order, 'completed', 'settled', now, { ...patch, completed_at: now, settle_due_at: null });
-    await enqueueMessage(tx, order.id, 'result');
-    return done;
+    return { status: 'completed', event: 'settled', note: undefined, patch: { ...patch, completed_at: now, settle_due_at: null }, job: undefined, message: 'result' };
   }
-  const s = await transition(tx, order, 'settling', 'settlement_scheduled', now, { ...patch, settle_due_at: arrival.latest }, `arrives by ${arrival.latest.toISOString()} (${arrival.kind})`);
-  await enqueueJob(tx, { topic: SETTLE_TOPIC, payload: { orderId: order.id }, dedupeKey: `${SETTLE_TOPIC}:${order.id}:${arrival.latest.getTime()}`, runAfter: arrival.latest });
-  await enqueueMessage(tx, order.id, 'delay');
-  return s;
+  return {
+    status: 'settling',
+    event: 'settlement_scheduled',
+    note: `arrives by ${arrival.latest.toISOString()} (${arrival.kind})`,
+    patch: { ...patch, settle_due_at: arrival.latest },
+    job: { topic: SETTLE_TOPIC, payload: { orderId: order.id }, dedupeKey: `${SETTLE_TOPIC}:${order.id}:${arrival.latest.getTime()}`, runAfter: arrival.latest },
+    message: 'delay',
+  };
+}
+
+/** Settles the order (settlementStep) and writes the step. */
+export async function settle(ctx: AppContext, tx: Tx, order: Order, policy: Policy, now: Date, calendar: DayCalendar = officialCalendar): Promise<Order> {
+  const step = settlementStep(ctx, order, policy, now, calendar);
+  const next = await transition(tx, order, step.status, step.event, now, step.patch, step.note);
+  if (step.job) await enqueueJob(tx, step.job);
+  await enqueueMessage(tx, order.id, step.message);
+  return next;
 }

@@ -13,7 +13,7 @@ import { EXPIRE_TOPIC, expireJob, QUERY_TOPIC, queryJob } from './attempts.ts';
 import { LOAD_EXPIRY_TOPIC, SETTLE_TOPIC } from './credit.ts';
 import { loadExpiryJob, settleJob } from './loads.ts';
 import { MESSAGE_JOB_OPTIONS, MESSAGE_TOPIC, messageJob } from './messages.ts';
-import { onTransactionNotification } from './payments.ts';
+import { onTransactionNotification, onTransactionNotifications } from './payments.ts';
 import { reconcileAllJob, reconcileJob, RECONCILE_ALL_TOPIC, RECONCILE_TOPIC, scheduleReconciliation } from './reconcile.ts';
 import { onRefundNotification, REFUND_JOB_OPTIONS, REFUND_TOPIC, refundJob } from './refunds.ts';
 import { REVIEW_SLA_TOPIC, reviewSlaJob } from './review.ts';
@@ -45,12 +45,13 @@ export type { TopupStatus } from './topup.table.ts';
 /** Every background topic of the module (tests run them with ctx.jobs.runDue({ topics })). */
 export const TOPUP_TOPICS = [QUERY_TOPIC, EXPIRE_TOPIC, SETTLE_TOPIC, LOAD_EXPIRY_TOPIC, MESSAGE_TOPIC, REFUND_TOPIC, REVIEW_SLA_TOPIC, RECONCILE_TOPIC, RECONCILE_ALL_TOPIC] as const;
 
-/** The business handlers for `payNotifications({ onTransaction, onRefund })`: payments and refunds of top-ups; others are left alone. */
+/** The business handlers for `payNotifications({ onTransaction, onTransactions, onRefund })`: payments and refunds of top-ups; others are left alone. */
 export function topupPaymentHandlers(): {
   onTransaction: (ctx: AppContext, tx: Tx, n: TransactionNotification) => Promise<void>;
+  onTransactions: (ctx: AppContext, tx: Tx, ns: TransactionNotification[]) => Promise<void>;
   onRefund: (ctx: AppContext, tx: Tx, n: RefundNotification) => Promise<void>;
 } {
-  return { onTransaction: onTransactionNotification, onRefund: onRefundNotification };
+  return { onTransaction: onTransactionNotification, onTransactions: onTransactionNotifications, onRefund: onRefundNotification };
 }
 
 export interface TopupRoutesOptions {

@@ -1,6 +1,6 @@
 // Top-up result and delay messages to the user: OA template messages sent by a job after the change they announce commits.
 import type { AppContext } from '../app/context.ts';
-import { enqueueJob, type JobOptions } from '../app/jobs.ts';
+import { enqueueJob, type JobOptions, type NewJob } from '../app/jobs.ts';
 import type { Tx } from '../db/tx.ts';
 import { listOpenids } from '../identity/index.ts';
 import { sendTemplateMessage, WechatApiError } from '../wechat/api/index.ts';
@@ -21,7 +21,12 @@ const PERMANENT_ERRCODES = new Set([43004, 43019, 40003, 40037, 47003]);
 
 /** Announces a message about the order, once per kind, in the caller's transaction. */
 export async function enqueueMessage(tx: Tx, orderId: string, kind: MessageKind): Promise<void> {
-  await enqueueJob(tx, { topic: MESSAGE_TOPIC, payload: { orderId, kind }, dedupeKey: `${MESSAGE_TOPIC}:${orderId}:${kind}` });
+  await enqueueJob(tx, messageJobOf(orderId, kind));
+}
+
+/** The job enqueueMessage writes (for callers that write several jobs in one statement). */
+export function messageJobOf(orderId: string, kind: MessageKind): NewJob {
+  return { topic: MESSAGE_TOPIC, payload: { orderId, kind }, dedupeKey: `${MESSAGE_TOPIC}:${orderId}:${kind}` };
 }
 
 const HEADLINES: Record<MessageKind, string> = {

@@ -3,10 +3,34 @@ import type { AppContext } from '../app/context.ts';
 import type { Tx } from '../db/tx.ts';
 import type { PayTransaction, TransactionNotification } from '../wechat/pay/index.ts';
 import { crashPoint } from './crash.ts';
-import { creditCheck, creditOrder, holdInSuspense, transition } from './credit.ts';
+import { enqueueJobs, type NewJob } from '../app/jobs.ts';
+import { getCards, type CoreCard } from '../core/index.ts';
+import { reactivateIfQualifying } from '../identity/index.ts';
+import { getBalances, transferMany, type TransferInput } from '../ledger/index.ts';
+import { requireTenant, type Policy } from '../tenants/index.ts';
+import { topupAccounts } from './accounts.ts';
+import { creditCheck, creditMovements, creditOrder, holdInSuspense, settlementStep, transition } from './credit.ts';
+import { messageJobOf } from './messages.ts';
+import { cardStatusRefusal, withinCap } from './policy.ts';
 import { requestRefund } from './refunds.ts';
 import { openReviewItem } from './review.ts';
-import { addHistory, getAttempt, lockAttempt, lockOrder, updateAttempt, type Attempt, type Order } from './store.ts';
+import {
+  addHistory,
+  addHistoryMany,
+  getAttempt,
+  lockAttempt,
+  lockAttempts,
+  lockOrder,
+  lockOrdersOfAttempts,
+  markAttemptsPaid,
+  markOrdersCredited,
+  updateAttempt,
+  type Attempt,
+  type CreditedOrder,
+  type HistoryLine,
+  type Order,
+  type PaidAttempt,
+} from './store.ts';
 
 /** Our out_trade_no prefix: a payment without it belongs to another part of the merchant. */
 export const OUT_TRADE_NO_PREFIX = 'TU';
@@ -129,4 +153,125 @@ async function holdForReview(ctx: AppContext, tx: Tx, order: Order, attempt: Att
 /** The onTransaction handler for payNotifications: runs in the notification's transaction. */
 export async function onTransactionNotification(ctx: AppContext, tx: Tx, n: TransactionNotification): Promise<void> {
   await applyPayment(ctx, tx, n.tenantId, n.transaction, 'notification');
+}
+
+/** The onTransactions handler for payNotifications: several notifications in one group-commit transaction. */
+export async function onTransactionNotifications(ctx: AppContext, tx: Tx, ns: TransactionNotification[]): Promise<void> {
+  await applyPayments(ctx, tx, ns.map((n) => ({ tenantId: n.tenantId, transaction: n.transaction })), 'notification');
+}
+
+/** A payment on the common path: checked, its card usable and within its cap; booked with the others of its batch. */
+interface Straight {
+  tenantId: string;
+  t: PayTransaction;
+  order: Order;
+  attempt: Attempt;
+  card: CoreCard;
+}
+
+/**
+ * applyPayment for several payments in one transaction, with the same outcome for each as applying
+ * them one by one. The common case (a first payment of an electronic card's order, amounts and app
+ * matching, card usable and within its cap) is written with multi-row statements: the orders and
+ * attempts locked in two statements, one update each, the history lines and jobs in one insert
+ * each, and every credit in one ledger booking. Anything else (repeats, duplicates, mismatches,
+ * physical cards, refusals, unknown orders) goes through applyPayment itself afterwards, in the same
+ * transaction: the outcome of running the common ones first and then the others one by one. Lock
+ * order as applyPayment: orders (by id), then attempts.
+ */
+export async function applyPayments(ctx: AppContext, tx: Tx, payments: { tenantId: string; transaction: PayTransaction }[], source: PaymentSource): Promise<void> {
+  const ours = payments.filter((p) => p.transaction.outTradeNo.startsWith(OUT_TRADE_NO_PREFIX));
+  const outTradeNos = [...new Set(ours.map((p) => p.transaction.outTradeNo))];
+  if (outTradeNos.length === 0) return;
+  const orders = await lockOrdersOfAttempts(tx, outTradeNos);
+  const attempts = await lockAttempts(tx, outTradeNos);
+  const now = ctx.clock.now();
+
+  const candidates: Omit<Straight, 'card'>[] = [];
+  const oneByOne: { tenantId: string; transaction: PayTransaction }[] = [];
+  const taken = new Set<string>();
+  for (const p of ours) {
+    const t = p.transaction;
+    const attempt = attempts.get(t.outTradeNo);
+    const order = attempt ? orders.get(attempt.order_id) : undefined;
+    const straight =
+      attempt !== undefined &&
+      order !== undefined &&
+      attempt.tenant_id === p.tenantId &&
+      attempt.state !== 'paid' &&
+      order.paid_out_trade_no === null &&
+      order.card_form === 'electronic' &&
+      // One payment per order in the batch: a second one is a duplicate, which applyPayment handles after the first.
+      !taken.has(order.id) &&
+      BigInt(t.amount.totalFen) === attempt.amount_fen &&
+      t.appId === attempt.app_id &&
+      (t.amount.currency ?? 'CNY') === 'CNY';
+    if (straight) {
+      taken.add(order.id);
+      candidates.push({ tenantId: p.tenantId, t, order, attempt });
+    } else {
+      oneByOne.push(p);
+    }
+  }
+
+  // The card checks: cards and stored values as this transaction sees them, each earlier credit of the batch counted.
+  const cards = await getCards(tx, candidates.map((c) => c.order.card_id));
+  const balances = await getBalances(tx, candidates.map((c) => c.order.card_ledger_account_id), now);
+  const added = new Map<string, bigint>();
+  const straight: Straight[] = [];
+  for (const c of candidates) {
+    const card = cards.get(c.order.card_id);
+    const b = balances.get(c.order.card_ledger_account_id);
+    const account = c.order.card_ledger_account_id;
+    const stored = b ? b.postedFen + b.pendingCreditFen + (added.get(account) ?? 0n) : undefined;
+    if (!card || !card.citizen || cardStatusRefusal(card.status) || stored === undefined || !withinCap(card.citizen.realName, stored, c.order.amount_fen)) {
+      oneByOne.push({ tenantId: c.tenantId, transaction: c.t });
+      continue;
+    }
+    added.set(account, (added.get(account) ?? 0n) + c.order.amount_fen);
+    straight.push({ ...c, card });
+  }
+
+  // The common ones first, then the rest one by one, exactly as single notifications in that order
+  // would run: each exception sees the batch's credits (a card's cap, an order already paid).
+  if (straight.length > 0) await creditStraight(ctx, tx, straight, source, now);
+  for (const p of oneByOne) await applyPayment(ctx, tx, p.tenantId, p.transaction, source);
+}
+
+async function creditStraight(ctx: AppContext, tx: Tx, items: Straight[], source: PaymentSource, now: Date): Promise<void> {
+  const policies = new Map<string, Policy>();
+  for (const tenantId of new Set(items.map((i) => i.tenantId))) policies.set(tenantId, (await requireTenant(tx, tenantId)).policy);
+  const attemptRows: PaidAttempt[] = [];
+  const orderRows: CreditedOrder[] = [];
+  const history: HistoryLine[] = [];
+  const jobs: NewJob[] = [];
+  const movements: TransferInput[] = [];
+  for (const { tenantId, t, order, attempt, card } of items) {
+    crashPoint('notify.in_tx');
+    const policy = policies.get(tenantId)!;
+    const acc = await topupAccounts(ctx, tx, tenantId);
+    const paidFen = BigInt(t.amount.totalFen);
+    const successAt = successTimeOf(t, now);
+    attemptRows.push({ outTradeNo: attempt.out_trade_no, transactionId: t.transactionId ?? null, paidFen, bankType: t.bankType ?? null, successAt });
+    const step = settlementStep(ctx, order, policy, now);
+    orderRows.push({ id: order.id, status: step.status, outTradeNo: attempt.out_trade_no, transactionId: t.transactionId ?? null, paidFen, paidAt: successAt, patch: step.patch });
+    history.push(
+      { orderId: order.id, tenantId, at: now, status: 'paid', event: `paid_by_${source}` },
+      { orderId: order.id, tenantId, at: now, status: 'credited', event: 'credited' },
+      { orderId: order.id, tenantId, at: now, status: step.status, event: step.event, note: step.note },
+    );
+    if (step.job) jobs.push(step.job);
+    jobs.push(messageJobOf(order.id, step.message));
+    if (card.status === 'dormant' || policy.dormant.afterMonths !== null) {
+      await reactivateIfQualifying(tx, { id: card.id, tenantId: card.tenantId }, { amountFen: order.amount_fen, incoming: true, at: now });
+    }
+    movements.push(...creditMovements(order, acc, { amountFen: order.amount_fen, feeFen: order.fee_fen, from: 'customer_funds', physical: false, now }));
+  }
+  await markAttemptsPaid(tx, attemptRows, now);
+  await markOrdersCredited(tx, orderRows, now);
+  await addHistoryMany(tx, history);
+  await enqueueJobs(tx, jobs);
+  // Booked last, as creditOrder does: the customer-funds rows stay locked from here to the commit.
+  await transferMany(tx, movements);
+  for (let i = 0; i < items.length; i++) crashPoint('notify.after_credit');
 }

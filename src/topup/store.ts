@@ -1,5 +1,5 @@
 // The top-up module's SQL for orders, payment attempts, history and refunds (review, reconciliation and contacts have their own stores).
-import type { Insertable, Selectable, Updateable } from 'kysely';
+import { sql, type Insertable, type Selectable, type Updateable } from 'kysely';
 import type { Db, Tx } from '../db/tx.ts';
 import type { TopupAttemptRow, TopupHistoryRow, TopupOrderRow, TopupRefundRow, TopupStatus } from './topup.table.ts';
 
@@ -50,6 +50,56 @@ export async function getOrder(db: Db | Tx, id: string): Promise<Order | undefin
 export async function lockOrder(tx: Tx, id: string): Promise<Order | undefined> {
   const r = await tx.selectFrom('topup_orders').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
   return r ? orderOf(r) : undefined;
+}
+
+/** The orders of these attempts under row locks, taken in id order (two batches never lock in opposite orders). */
+export async function lockOrdersOfAttempts(tx: Tx, outTradeNos: readonly string[]): Promise<Map<string, Order>> {
+  if (outTradeNos.length === 0) return new Map();
+  const rows = await tx
+    .selectFrom('topup_orders')
+    .selectAll()
+    .where('id', 'in', (eb) => eb.selectFrom('topup_attempts').select('order_id').where('out_trade_no', 'in', [...outTradeNos]))
+    .orderBy('id')
+    .forUpdate()
+    .execute();
+  return new Map(rows.map((r) => [r.id, orderOf(r)]));
+}
+
+/** An order paid and credited in a batch: its final status and the columns the single path's transitions set. */
+export interface CreditedOrder {
+  id: string;
+  status: TopupStatus;
+  outTradeNo: string;
+  transactionId: string | null;
+  paidFen: bigint;
+  paidAt: Date;
+  /** The settlement step's columns (expected_arrival, settle_kind, calendar_covered, settle_due_at, completed_at). */
+  patch: Updateable<TopupOrderRow>;
+}
+
+const isoOrNull = (v: unknown): string | null => (v instanceof Date ? v.toISOString() : v === null || v === undefined ? null : String(v));
+
+/**
+ * One statement for a batch of orders moving paid → credited → settling/completed: the row each
+ * ends with is the one the single path's three transitions leave (completed_at kept when not set).
+ */
+export async function markOrdersCredited(tx: Tx, rows: readonly CreditedOrder[], now: Date): Promise<void> {
+  if (rows.length === 0) return;
+  const col = <T>(f: (r: CreditedOrder) => T) => rows.map(f);
+  await sql`
+    update topup_orders o set
+      status = v.status, paid_out_trade_no = v.out_trade_no, transaction_id = v.transaction_id, paid_fen = v.paid_fen,
+      paid_at = v.paid_at, reason = null, credited_at = ${now}, expected_arrival = v.expected_arrival,
+      settle_kind = v.settle_kind, calendar_covered = v.calendar_covered, settle_due_at = v.settle_due_at,
+      completed_at = coalesce(v.completed_at, o.completed_at), updated_at = ${now}
+    from unnest(
+      ${col((r) => r.id)}::text[], ${col((r) => r.status)}::text[], ${col((r) => r.outTradeNo)}::text[], ${col((r) => r.transactionId)}::text[],
+      ${col((r) => r.paidFen.toString())}::bigint[], ${col((r) => r.paidAt.toISOString())}::timestamptz[],
+      ${col((r) => isoOrNull(r.patch.expected_arrival))}::timestamptz[], ${col((r) => (r.patch.settle_kind ?? null) as string | null)}::text[],
+      ${col((r) => Boolean(r.patch.calendar_covered ?? true))}::boolean[], ${col((r) => isoOrNull(r.patch.settle_due_at))}::timestamptz[],
+      ${col((r) => isoOrNull(r.patch.completed_at))}::timestamptz[]
+    ) as v(id, status, out_trade_no, transaction_id, paid_fen, paid_at, expected_arrival, settle_kind, calendar_covered, settle_due_at, completed_at)
+    where o.id = v.id`.execute(tx);
 }
 
 export async function updateOrder(tx: Tx, id: string, patch: Updateable<TopupOrderRow>): Promise<void> {
@@ -107,6 +157,34 @@ export async function lockAttempt(tx: Tx, outTradeNo: string): Promise<Attempt |
   return r ? attemptOf(r) : undefined;
 }
 
+/** The attempts under row locks, in out_trade_no order (after their orders: see lockOrdersOfAttempts). */
+export async function lockAttempts(tx: Tx, outTradeNos: readonly string[]): Promise<Map<string, Attempt>> {
+  if (outTradeNos.length === 0) return new Map();
+  const rows = await tx.selectFrom('topup_attempts').selectAll().where('out_trade_no', 'in', [...outTradeNos]).orderBy('out_trade_no').forUpdate().execute();
+  return new Map(rows.map((r) => [r.out_trade_no, attemptOf(r)]));
+}
+
+export interface PaidAttempt {
+  outTradeNo: string;
+  transactionId: string | null;
+  paidFen: bigint;
+  bankType: string | null;
+  successAt: Date;
+}
+
+/** One statement for a batch of attempts reported paid (the single path's updateAttempt for each). */
+export async function markAttemptsPaid(tx: Tx, rows: readonly PaidAttempt[], now: Date): Promise<void> {
+  if (rows.length === 0) return;
+  await sql`
+    update topup_attempts a set state = 'paid', transaction_id = v.transaction_id, paid_fen = v.paid_fen, bank_type = v.bank_type,
+      success_time = v.success_time, updated_at = ${now}
+    from unnest(
+      ${rows.map((r) => r.outTradeNo)}::text[], ${rows.map((r) => r.transactionId)}::text[], ${rows.map((r) => r.paidFen.toString())}::bigint[],
+      ${rows.map((r) => r.bankType)}::text[], ${rows.map((r) => r.successAt.toISOString())}::timestamptz[]
+    ) as v(out_trade_no, transaction_id, paid_fen, bank_type, success_time)
+    where a.out_trade_no = v.out_trade_no`.execute(tx);
+}
+
 export async function updateAttempt(tx: Tx, outTradeNo: string, patch: Updateable<TopupAttemptRow>): Promise<void> {
   await tx.updateTable('topup_attempts').set(patch).where('out_trade_no', '=', outTradeNo).execute();
 }
@@ -143,8 +221,26 @@ export async function attemptsByOutTradeNo(db: Db | Tx, outTradeNos: readonly st
 
 // ---- history ------------------------------------------------------------------------------------
 
-export async function addHistory(tx: Tx, e: { orderId: string; tenantId: string; at: Date; status: TopupStatus; event: string; note?: string }): Promise<void> {
-  await tx.insertInto('topup_history').values({ order_id: e.orderId, tenant_id: e.tenantId, at: e.at, status: e.status, event: e.event, note: e.note ?? null }).execute();
+export interface HistoryLine {
+  orderId: string;
+  tenantId: string;
+  at: Date;
+  status: TopupStatus;
+  event: string;
+  note?: string;
+}
+
+export async function addHistory(tx: Tx, e: HistoryLine): Promise<void> {
+  await addHistoryMany(tx, [e]);
+}
+
+/** History lines in one statement, in the given order (their sequence numbers follow it). */
+export async function addHistoryMany(tx: Tx, lines: readonly HistoryLine[]): Promise<void> {
+  if (lines.length === 0) return;
+  await tx
+    .insertInto('topup_history')
+    .values(lines.map((e) => ({ order_id: e.orderId, tenant_id: e.tenantId, at: e.at, status: e.status, event: e.event, note: e.note ?? null })))
+    .execute();
 }
 
 export async function historyOf(db: Db | Tx, orderId: string, limit: number): Promise<HistoryEntry[]> {

@@ -2,13 +2,16 @@
 import type { AppContext } from '../../app/context.ts';
 import { AppError } from '../../app/errors.ts';
 import { enqueueJob } from '../../app/jobs.ts';
-import { inTx, type Db, type Tx } from '../../db/tx.ts';
+import type { Insertable } from 'kysely';
+import { GroupCommit, type Outcome } from '../../db/group-commit.ts';
+import type { Db, Tx } from '../../db/tx.ts';
 import { AeadError, decryptResource, AEAD_ALGORITHM } from './aead.ts';
 import { platformSignatureProblem } from './http.ts';
 import { PRUNE_NOTIFICATIONS_TOPIC } from './jobs.ts';
 import { parseJsonObject, parseRefund, parseTransaction, type PayRefund, type PayTransaction } from './resources.ts';
-import { notificationsOf, recordNotificationOnce, type StoredPayNotification } from './store.ts';
-import { loadPayTenant, type PayTenant } from './tenant.ts';
+import type { PayNotificationRow } from '../pay.table.ts';
+import { notificationsOf, recordNotificationsOnce, type StoredPayNotification } from './store.ts';
+import { payTenantForNotification, type PayTenant } from './tenant.ts';
 
 /** A notification envelope is about 1 KB; its id is short. */
 const NOTIFICATION_ID_MAX_CHARS = 128;
@@ -39,6 +42,11 @@ export interface RefundNotification extends NotificationBase {
  */
 export interface NotificationHandlers {
   onTransaction(ctx: AppContext, tx: Tx, n: TransactionNotification): Promise<void>;
+  /**
+   * Several payment notifications recorded in one transaction (group commit), in lock order: the
+   * same guarantees as onTransaction for each. Default: onTransaction for each in turn.
+   */
+  onTransactions?(ctx: AppContext, tx: Tx, ns: TransactionNotification[]): Promise<void>;
   onRefund(ctx: AppContext, tx: Tx, n: RefundNotification): Promise<void>;
 }
 
@@ -130,18 +138,32 @@ export async function receiveNotification(
   body: Buffer,
   handlers: NotificationHandlers,
 ): Promise<{ duplicate: boolean }> {
-  const tenant = await loadPayTenant(ctx, tenantId);
   const now = ctx.clock.now();
-  const problem = platformSignatureProblem(tenant.platformKeys, headers, body, now);
-  if (problem) {
-    ctx.log.warn({ tenantId, serial: headers.serial?.slice(0, 64), reason: problem }, 'WeChat Pay notification refused');
-    throw new AppError('unauthenticated', problem);
+  const check = (tenant: PayTenant): Parsed => {
+    const problem = platformSignatureProblem(tenant.platformKeys, headers, body, now);
+    if (problem) throw new AppError('unauthenticated', problem);
+    return parseNotification(tenant, body);
+  };
+  let { tenant, reused } = await payTenantForNotification(ctx, tenantId);
+  let n: Parsed;
+  try {
+    try {
+      n = check(tenant);
+    } catch (err) {
+      // Checked against a remembered set-up: the keys may have changed since; a fresh read decides.
+      if (!reused || !(err instanceof AppError)) throw err;
+      ({ tenant } = await payTenantForNotification(ctx, tenantId, { fresh: true }));
+      n = check(tenant);
+    }
+  } catch (err) {
+    if (err instanceof AppError && err.code === 'unauthenticated') ctx.log.warn({ tenantId, serial: headers.serial?.slice(0, 64), reason: err.message }, 'WeChat Pay notification refused');
+    throw err;
   }
-  const n = parseNotification(tenant, body);
   const t = n.kind === 'transaction' ? n.transaction : undefined;
   const rf = n.kind === 'refund' ? n.refund : undefined;
-  const recorded = await inTx(ctx.db, async (tx) => {
-    const fresh = await recordNotificationOnce(tx, {
+  const recorded = await committerOf(ctx, handlers).submit({
+    n,
+    row: {
       tenant_id: tenantId,
       notification_id: n.base.notificationId,
       subject_key: t ? `trade:${t.outTradeNo}:${t.tradeState}` : `refund:${rf!.outRefundNo}:${rf!.status}`,
@@ -156,19 +178,71 @@ export async function receiveNotification(
       amount_fen: t ? t.amount.totalFen : rf!.amount.refundFen,
       created_at: new Date(n.base.createTime),
       received_at: now,
-    });
-    if (!fresh) return false;
-    // One retention pass a day, announced by the day's first notification.
-    await enqueueJob(tx, { topic: PRUNE_NOTIFICATIONS_TOPIC, payload: {}, dedupeKey: `${PRUNE_NOTIFICATIONS_TOPIC}:${now.toISOString().slice(0, 10)}` });
-    if (n.kind === 'transaction') await handlers.onTransaction(ctx, tx, { ...n.base, transaction: n.transaction });
-    else await handlers.onRefund(ctx, tx, { ...n.base, refund: n.refund });
-    return true;
+    },
   });
   ctx.log.info(
     { tenantId, notificationId: n.base.notificationId, eventType: n.base.eventType, outTradeNo: t?.outTradeNo ?? rf?.outTradeNo, outRefundNo: rf?.outRefundNo, duplicate: !recorded },
     recorded ? 'WeChat Pay notification processed' : 'repeated WeChat Pay notification acknowledged',
   );
   return { duplicate: !recorded };
+}
+
+interface Delivery {
+  n: Parsed;
+  row: Insertable<PayNotificationRow>;
+}
+
+/**
+ * Verified deliveries are recorded and handled by group commit: the deliveries of the moment share
+ * one transaction (one de-duplication insert, the handlers' multi-row writes, one commit), and each
+ * is acknowledged only after that commit. A batch that fails is re-run one delivery per
+ * transaction, so a delivery the handler refuses fails alone and WeChat retries just that one.
+ */
+function applyDeliveries(ctx: AppContext, handlers: NotificationHandlers) {
+  return async (tx: Tx, items: Delivery[]): Promise<Outcome<boolean>[]> => {
+    // Repeats inside the batch (WeChat's concurrent retries) are answered as repeats, like a stored one.
+    const seen = new Set<string>();
+    const unique = items.filter((d) => {
+      const keys = [`i\0${d.row.tenant_id}\0${d.row.notification_id}`, `s\0${d.row.tenant_id}\0${d.row.subject_key}`];
+      if (keys.some((k) => seen.has(k))) return false;
+      for (const k of keys) seen.add(k);
+      return true;
+    });
+    const fresh = new Set((await recordNotificationsOnce(tx, unique.map((d) => d.row))).map((k) => `${k.tenantId}\0${k.notificationId}`));
+    const isFresh = (d: Delivery) => fresh.has(`${d.row.tenant_id}\0${d.row.notification_id}`);
+    const handled = unique.filter(isFresh);
+    if (handled.length > 0) {
+      // One retention pass a day, announced by the day's first notification.
+      await enqueueJob(tx, { topic: PRUNE_NOTIFICATIONS_TOPIC, payload: {}, dedupeKey: `${PRUNE_NOTIFICATIONS_TOPIC}:${ctx.clock.now().toISOString().slice(0, 10)}` });
+      const payments = handled.flatMap((d) => (d.n.kind === 'transaction' ? [{ ...d.n.base, transaction: d.n.transaction }] : []));
+      if (handlers.onTransactions && payments.length > 0) await handlers.onTransactions(ctx, tx, payments);
+      else for (const p of payments) await handlers.onTransaction(ctx, tx, p);
+      for (const d of handled) if (d.n.kind === 'refund') await handlers.onRefund(ctx, tx, { ...d.n.base, refund: d.n.refund });
+    }
+    const counted = new Set<Delivery>(handled);
+    return items.map((d) => ({ ok: true as const, value: counted.has(d) }));
+  };
+}
+
+const committers = new WeakMap<NotificationHandlers, WeakMap<AppContext, GroupCommit<Delivery, boolean>>>();
+
+function committerOf(ctx: AppContext, handlers: NotificationHandlers): GroupCommit<Delivery, boolean> {
+  let byCtx = committers.get(handlers);
+  if (!byCtx) committers.set(handlers, (byCtx = new WeakMap()));
+  let c = byCtx.get(ctx);
+  if (!c) {
+    c = new GroupCommit<Delivery, boolean>(ctx.db, {
+      apply: async () => {
+        throw new Error('pay notifications are applied in batches');
+      },
+      applyBatch: applyDeliveries(ctx, handlers),
+      // Orders are locked in out_trade_no order within a batch; the same order keeps batches from deadlocking.
+      lockKey: (d) => `${d.row.tenant_id}\0${d.row.out_trade_no}\0${d.row.notification_id}`,
+      isolateFailures: true,
+    });
+    byCtx.set(ctx, c);
+  }
+  return c;
 }
 
 /** Most records `payNotificationsOf` returns. */

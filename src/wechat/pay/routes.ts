@@ -20,6 +20,8 @@ export interface PayNotificationOptions {
    * retries). Default: nothing beyond the record.
    */
   onTransaction?: (ctx: AppContext, tx: Tx, n: TransactionNotification) => Promise<void>;
+  /** Several payments recorded in one group-commit transaction; same guarantees per payment. Default: onTransaction for each. */
+  onTransactions?: (ctx: AppContext, tx: Tx, ns: TransactionNotification[]) => Promise<void>;
   /** A refund reached SUCCESS, ABNORMAL or CLOSED; same guarantees. Default: the record only. */
   onRefund?: (ctx: AppContext, tx: Tx, n: RefundNotification) => Promise<void>;
 }
@@ -52,6 +54,7 @@ function statusOf(err: unknown): number {
 export function payNotifications(opts: PayNotificationOptions = {}): ModulePlugin {
   const handlers: NotificationHandlers = {
     onTransaction: opts.onTransaction ?? recordOnly,
+    ...(opts.onTransactions ? { onTransactions: opts.onTransactions } : {}),
     onRefund: opts.onRefund ?? recordOnly,
   };
   return async (app, ctx) => {

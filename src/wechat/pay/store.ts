@@ -7,19 +7,16 @@ export type StoredPayNotification = Selectable<PayNotificationRow>;
 export type StoredPlatformKey = Selectable<PayPlatformKeyRow>;
 
 /**
- * Records the notification unless its id or its state change is already recorded; true when this
- * call recorded it. A concurrent delivery of the same notification waits on the unique key until
- * the first transaction ends, then sees the row (first committed: false) or records it itself
- * (first rolled back: true). `on conflict do nothing` without a target covers both unique keys.
+ * Records the notifications whose id and state change are not recorded yet; returns the keys of
+ * those this call recorded. A concurrent delivery of the same notification waits on the unique key
+ * until the first transaction ends, then sees the row (first committed: skipped) or records it
+ * itself (first rolled back). `on conflict do nothing` without a target covers both unique keys.
+ * The caller leaves out repeats within `rows`.
  */
-export async function recordNotificationOnce(tx: Tx, row: Insertable<PayNotificationRow>): Promise<boolean> {
-  const inserted = await tx
-    .insertInto('pay_notifications')
-    .values(row)
-    .onConflict((oc) => oc.doNothing())
-    .returning('notification_id')
-    .executeTakeFirst();
-  return inserted !== undefined;
+export async function recordNotificationsOnce(tx: Tx, rows: Insertable<PayNotificationRow>[]): Promise<{ tenantId: string; notificationId: string }[]> {
+  if (rows.length === 0) return [];
+  const inserted = await tx.insertInto('pay_notifications').values(rows).onConflict((oc) => oc.doNothing()).returning(['tenant_id', 'notification_id']).execute();
+  return inserted.map((r) => ({ tenantId: r.tenant_id, notificationId: r.notification_id }));
 }
 
 export async function notificationsOf(db: Db | Tx, tenantId: string, outTradeNo: string, limit: number): Promise<StoredPayNotification[]> {

@@ -78,6 +78,37 @@ export async function loadPayTenant(ctx: AppContext, tenantId: string): Promise<
 }
 
 /**
+ * How long a notification may be checked against a tenant's Pay set-up read earlier: every
+ * notification would otherwise read and decrypt the credentials and read the stored keys (two
+ * statements, more than the rest of its work once notifications are group-committed). A notification
+ * that fails any check against a remembered set-up is checked again against a fresh read, so a
+ * rotated key or APIv3 key works at once; only a removal (of a key, or of the merchant) takes up to
+ * this long to reach the other instances (this one forgets at once).
+ */
+export const PAY_TENANT_REUSE_MS = 2_000;
+
+const remembered = new WeakMap<AppContext, Map<string, { at: number; tenant: PayTenant }>>();
+
+/** The tenant's Pay set-up for checking a notification: a recent read when there is one (`reused`). */
+export async function payTenantForNotification(ctx: AppContext, tenantId: string, opts: { fresh?: boolean } = {}): Promise<{ tenant: PayTenant; reused: boolean }> {
+  let byTenant = remembered.get(ctx);
+  if (!byTenant) remembered.set(ctx, (byTenant = new Map()));
+  const hit = byTenant.get(tenantId);
+  const nowMs = performance.now();
+  if (!opts.fresh && hit && nowMs - hit.at < PAY_TENANT_REUSE_MS) return { tenant: hit.tenant, reused: true };
+  const tenant = await loadPayTenant(ctx, tenantId);
+  // Bounded: a stream of tenant ids (each must exist to get here) cannot grow it without limit.
+  if (byTenant.size >= PLATFORM_KEYS_MAX * 64) byTenant.clear();
+  byTenant.set(tenantId, { at: nowMs, tenant });
+  return { tenant, reused: false };
+}
+
+/** Drops this instance's remembered set-up of the tenant (after a key change here). */
+export function forgetPayTenant(ctx: AppContext, tenantId: string): void {
+  remembered.get(ctx)?.delete(tenantId);
+}
+
+/**
  * Adds a platform key beside the configured one (a new `PUB_KEY_ID_…` during rotation, or a
  * certificate during the certificate-to-public-key migration). Both verify until one is removed.
  */
@@ -100,6 +131,7 @@ export async function addPlatformKey(ctx: AppContext, tenantId: string, input: {
       added_at: ctx.clock.now(),
     });
   });
+  forgetPayTenant(ctx, tenantId);
   ctx.log.info({ tenantId, serialNo: key.serialNo, kind: key.kind }, 'WeChat Pay platform key added');
   return { serialNo: key.serialNo, kind: key.kind };
 }
@@ -108,6 +140,7 @@ export async function addPlatformKey(ctx: AppContext, tenantId: string, input: {
 export async function removePlatformKey(ctx: AppContext, tenantId: string, serialNo: string): Promise<boolean> {
   if (!isSerial(serialNo)) throw AppError.validation([{ field: 'serialNo', message: 'is not a platform serial' }]);
   const removed = await inTx(ctx.db, (tx) => deletePlatformKey(tx, tenantId, normaliseSerial(serialNo)));
+  forgetPayTenant(ctx, tenantId);
   if (removed) ctx.log.info({ tenantId, serialNo }, 'WeChat Pay platform key removed');
   return removed;
 }

@@ -4,6 +4,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../../../src/app/errors.ts';
 import { ManualClock } from '../../../../src/shared/clock.ts';
 import { addPlatformKey, payNotifications, payNotificationsOf, type RefundNotification, type TransactionNotification } from '../../../../src/wechat/pay/index.ts';
+import { inTx } from '../../../../src/db/tx.ts';
+import { deletePlatformKey, upsertPlatformKey } from '../../../../src/wechat/pay/store.ts';
+import { PAY_TENANT_REUSE_MS } from '../../../../src/wechat/pay/tenant.ts';
 import { startTestApp, type TestApp } from '../../../helpers/app.ts';
 import { libraryNotification, librarySigned, payTenant, refundResource, transactionResource, type BuiltNotification, type PayTestTenant } from './helpers.ts';
 
@@ -212,6 +215,21 @@ describe('platform key rotation by serial', () => {
     expect(await addPlatformKey(app.ctx, t.tenantId, { pem: next.publicKey, serialNo: serial })).toEqual({ serialNo: serial, kind: 'public_key' });
     expect((await deliver(signedNew())).status).toBe(204);
     expect((await deliver(libraryNotification(t, { resource: transactionResource(t), now: clock.now() }))).status).toBe(204);
+    expect(seen.transactions).toHaveLength(2);
+  });
+
+  it('a key another instance added verifies here at once; one it removed stops verifying here within PAY_TENANT_REUSE_MS', async () => {
+    const next = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    const serial = 'PUB_KEY_ID_0188888888888888888888888888';
+    const signedNew = () => libraryNotification(t, { resource: transactionResource(t), now: clock.now(), privateKeyPem: next.privateKey, serial });
+    // This instance has just read the tenant's set-up, so it is remembered.
+    expect((await deliver(libraryNotification(t, { resource: transactionResource(t), now: clock.now() }))).status).toBe(204);
+    // Another instance adds the key (its addPlatformKey's write): the remembered set-up lacks it, a fresh read has it.
+    await inTx(app.ctx.db, (tx) => upsertPlatformKey(tx, { tenant_id: t.tenantId, serial_no: serial, kind: 'public_key', pem: next.publicKey, not_before: null, not_after: null, added_at: clock.now() }));
+    expect((await deliver(signedNew())).status).toBe(204);
+    await inTx(app.ctx.db, (tx) => deletePlatformKey(tx, t.tenantId, serial));
+    await new Promise((r) => setTimeout(r, PAY_TENANT_REUSE_MS + 100));
+    expect((await deliver(signedNew())).status).toBe(401);
     expect(seen.transactions).toHaveLength(2);
   });
 });

@@ -1,6 +1,6 @@
 // Group commit: per-request writes gathered while earlier ones commit, applied in one transaction, each caller answered after the commit.
 import { AppError } from '../app/errors.ts';
-import { inTx, type Db, type Tx } from '../db/tx.ts';
+import { inTx, type Db, type Tx } from './tx.ts';
 
 /** Items one transaction carries: bounds its duration and the row locks it holds. */
 export const GROUP_COMMIT_MAX_ITEMS = 64;
@@ -28,6 +28,11 @@ export interface GroupCommitOptions<I, R> {
   applyBatch?(tx: Tx, items: I[]): Promise<Outcome<R>[]>;
   /** Items are applied in this order (lock order: two batches never take the same rows in opposite orders). */
   lockKey(item: I): string;
+  /**
+   * When a batch of several items fails as a whole, run each of them again in a transaction of its
+   * own, so one bad item costs only its own answer (default: every item of the batch gets the error).
+   */
+  isolateFailures?: boolean;
   maxItems?: number;
   maxInflight?: number;
   maxQueued?: number;
@@ -106,6 +111,10 @@ export class GroupCommit<I, R> {
         return out;
       });
     } catch (err) {
+      if (this.opts.isolateFailures && ordered.length > 1) {
+        for (const p of ordered) await this.run([p]);
+        return;
+      }
       for (const p of ordered) p.reject(err);
       return;
     }
