@@ -7,6 +7,8 @@ import type { Db, Tx } from '../db/tx.ts';
 export const JOB_LEASE_MS = 60_000;
 /** Jobs claimed by one `runDue` call. */
 export const JOB_CLAIM_BATCH = 20;
+/** Claim rounds one poll runs at most (each after one that ran something): bounds a poll's length. */
+export const JOB_ROUNDS_PER_POLL = 50;
 /** Jobs of one batch that run at once. */
 export const JOB_CONCURRENCY = 4;
 /** Finished jobs are kept this long (for operators and idempotency of dedupe keys), then pruned. */
@@ -192,11 +194,22 @@ export class JobRunner {
       if (this.running) return;
       const prune = Date.now() - lastPruneMs >= JOB_PRUNE_INTERVAL_MS;
       if (prune) lastPruneMs = Date.now();
-      this.running = (prune ? this.pruneDone().then(() => this.runDue()) : this.runDue())
+      this.running = (prune ? this.pruneDone().then(() => this.runRounds()) : this.runRounds())
         .catch((err) => this.ctx?.log.error({ err }, 'job poll failed'))
         .finally(() => (this.running = undefined));
     }, intervalMs);
     this.timer.unref();
+  }
+
+  /**
+   * One poll: rounds of runDue while the last one ran something, so a full claim batch is followed
+   * at once by the rest of the backlog, and jobs the round's jobs queued (an alert scan's sends, a
+   * payment's messages) run in the same poll rather than the next.
+   */
+  private async runRounds(): Promise<void> {
+    for (let round = 0; round < JOB_ROUNDS_PER_POLL && this.timer; round++) {
+      if ((await this.runDue()) === 0) return;
+    }
   }
 
   /** Stops polling and waits for the poll in flight. */

@@ -224,6 +224,9 @@ function applyDeliveries(ctx: AppContext, handlers: NotificationHandlers) {
   };
 }
 
+/** Notification transactions one instance runs at once. */
+const NOTIFY_BATCHES_IN_FLIGHT = 2;
+
 const committers = new WeakMap<NotificationHandlers, WeakMap<AppContext, GroupCommit<Delivery, boolean>>>();
 
 function committerOf(ctx: AppContext, handlers: NotificationHandlers): GroupCommit<Delivery, boolean> {
@@ -239,6 +242,8 @@ function committerOf(ctx: AppContext, handlers: NotificationHandlers): GroupComm
       // Orders are locked in out_trade_no order within a batch; the same order keeps batches from deadlocking.
       lockKey: (d) => `${d.row.tenant_id}\0${d.row.out_trade_no}\0${d.row.notification_id}`,
       isolateFailures: true,
+      // Few transactions at once, so the deliveries of a busy moment share one (fewer statements each).
+      maxInflight: NOTIFY_BATCHES_IN_FLIGHT,
     });
     byCtx.set(ctx, c);
   }
