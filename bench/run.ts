@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 
 /** In order; a script that does not exist yet is skipped with a note. */
-const SCRIPTS = ['read.ts', 'bulk.ts', 'oa.ts', 'balance.ts'];
+const SCRIPTS = ['read.ts', 'bulk.ts', 'oa.ts', 'balance.ts', 'topup.ts', 'load.ts', 'sync.ts'];
 
 let failed = 0;
 for (const script of SCRIPTS) {
