@@ -184,7 +184,8 @@ export class HttpCore implements CoreBanking {
       let retryAfterMs: number | undefined;
       let failure: CoreError;
       try {
-        return await this.attempt(req, Math.min(this.attemptTimeoutMs, Math.max(remaining, 1)), idempotencyKey);
+        // Whole milliseconds: AbortSignal.timeout refuses a fraction (a RangeError on every retry after a timeout).
+        return await this.attempt(req, Math.min(this.attemptTimeoutMs, Math.max(Math.floor(remaining), 1)), idempotencyKey);
       } catch (err) {
         if (!(err instanceof RetryableError)) throw err;
         failure = err.error;

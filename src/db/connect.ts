@@ -88,8 +88,10 @@ export function openPostgres(opts: PostgresOptions): DbHandle {
         oid === PG_INT8_OID ? int8ToBigInt : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
     },
   });
-  // An idle client that loses its server must not crash the process; the next query reconnects.
+  // A client that loses its server must not crash the process: an idle one is the pool's 'error'; a
+  // checked-out one emits on itself (its query in flight fails with the error). The next query reconnects.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   if (opts.preparedStatements !== false) pool.on('connect', usePreparedStatements);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { db, kind: 'postgres', close: () => db.destroy() };

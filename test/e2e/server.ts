@@ -6,6 +6,7 @@ import { openTestDb, type TestDb } from '../helpers/db.ts';
 import { freePort, startServer, type RunningServer } from '../helpers/platform.ts';
 import { testConfig } from '../helpers/app.ts';
 import { registerSensitive } from '../helpers/secrets.ts';
+import { testDemoCredentials } from '../helpers/demo-credentials.ts';
 
 // Every value of the demo sheet must stay out of the logs.
 for (const h of demoCardholders()) registerSensitive(h.name, h.idNumber, h.phone, h.paymentPassword, ...h.cardNumbers);
@@ -34,7 +35,7 @@ export async function startE2EServer(): Promise<E2EServer> {
   const modules = modulesFor(testConfig({ PORT: String(port) }));
   if (!hasWebModule(modules)) throw new Error('src/app/modules.ts does not mount the H5 app (webModule)');
   const server = await startServer({ modules, dbHandle: db, port, jobsPollMs: 500 });
-  await seedDemo(server.ctx);
+  await seedDemo(server.ctx, { credentials: testDemoCredentials });
   const url = server.url;
   const json = async <T>(res: Response): Promise<T> => {
     const text = await res.text();

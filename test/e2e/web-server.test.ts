@@ -8,6 +8,7 @@ import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { seedDemo } from '../../src/sandbox/demo/index.ts';
 import { getTenant, TOPUP_METHODS } from '../../src/tenants/index.ts';
 import { H5_CSP, IMMUTABLE_CACHE, PRIVACY_NOTICE_VERSION, REVALIDATE_CACHE, webModule } from '../../src/web/index.ts';
+import { testDemoCredentials } from '../helpers/demo-credentials.ts';
 
 const ASSET = 'assets/index-AbC123xy.js';
 const SCRIPT = `console.log(${JSON.stringify('x'.repeat(2000))});`;
@@ -25,7 +26,7 @@ beforeAll(async () => {
   writeFileSync(path.join(dist, `${ASSET}.br`), brotliCompressSync(SCRIPT));
   writeFileSync(path.join(dist, '.vite', 'manifest.json'), '{}');
   app = await startTestApp({ modules: [webModule({ root: dist })] });
-  await seedDemo(app.ctx);
+  await seedDemo(app.ctx, { credentials: testDemoCredentials });
 });
 
 afterAll(async () => {

@@ -3,6 +3,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { buildDbSnapshots } from './db-snapshot.ts';
+import { writeDemoCredentials } from './demo-credentials.ts';
 
 const LOG_DIR = path.resolve(process.env.WECARD_TEST_RESULTS ?? 'test-results', 'logs');
 const SECRETS_FILE = path.resolve(process.env.WECARD_TEST_RESULTS ?? 'test-results', 'sensitive-values.txt');
@@ -10,7 +11,7 @@ const SECRETS_FILE = path.resolve(process.env.WECARD_TEST_RESULTS ?? 'test-resul
 export async function setup(): Promise<void> {
   rmSync(LOG_DIR, { recursive: true, force: true });
   rmSync(SECRETS_FILE, { force: true });
-  await buildDbSnapshots();
+  await Promise.all([buildDbSnapshots(), writeDemoCredentials()]);
 }
 
 /** Finds every registered sensitive value in every log line under `logDir`. Exported for its own test. */

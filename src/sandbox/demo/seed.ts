@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import type { AppContext } from '../../app/context.ts';
 import { inTx, type Tx } from '../../db/tx.ts';
 import { randomToken } from '../../shared/ids.ts';
-import { addMonths, createTenant, getCredentials, getTenant, listTenants, resetProfile, setCredentials, type TenantCredentials } from '../../tenants/index.ts';
+import { addMonths, createTenant, getCredentials, getTenant, listTenants, resetProfile, setCredentials, type OaCredentials, type TenantCredentials } from '../../tenants/index.ts';
 import {
   createCustomer,
   findCardByNumber,
@@ -176,7 +176,17 @@ const HISTORY_BACK_MONTHS = 13;
  * statuses and passwords as seeded, and fresh ledger accounts with a new year of history. Its
  * sandbox credentials are kept, so configured clients keep working.
  */
-export async function seedDemo(ctx: AppContext, opts: { reset?: boolean } = {}): Promise<SeedResult> {
+export interface SeedOptions {
+  /** Seeds the demo tenants again over what is there. */
+  reset?: boolean;
+  /**
+   * Where a tenant's sandbox credentials come from (default: generated, two RSA-2048 key pairs each).
+   * Test suites pass a set generated once per run: the key generation is most of a seed's CPU.
+   */
+  credentials?: (tenantId: string, oaMode: OaCredentials['mode']) => Promise<TenantCredentials>;
+}
+
+export async function seedDemo(ctx: AppContext, opts: SeedOptions = {}): Promise<SeedResult> {
   const started = performance.now();
   const reset = opts.reset ?? false;
   const now = ctx.clock.now();
@@ -189,7 +199,7 @@ export async function seedDemo(ctx: AppContext, opts: { reset?: boolean } = {}):
   await Promise.all(
     DEMO_TENANTS.filter((t) => !present.has(t.id) || reset).map(async (t) => {
       if (present.has(t.id) && (await getCredentials(ctx.db, ctx.crypto, t.id))?.pay?.platformPrivateKeyPem) return;
-      fresh.set(t.id, await generateSandboxCredentials(t.oaMode));
+      fresh.set(t.id, await (opts.credentials ?? ((_id, mode) => generateSandboxCredentials(mode)))(t.id, t.oaMode));
     }),
   );
 

@@ -14,6 +14,7 @@ import { findAccountByCode, transfer } from '../../../src/ledger/index.ts';
 import { updatePolicy, type PolicyPatch } from '../../../src/tenants/index.ts';
 import { accountsRoutes } from '../../../src/accounts/index.ts';
 import { HOT_STATE_TTL_MS } from '../../../src/accounts/hot-state.ts';
+import { testDemoCredentials } from '../../helpers/demo-credentials.ts';
 
 for (const h of demoCardholders()) registerSensitive(h.name, h.idNumber, h.phone, h.paymentPassword, ...h.cardNumbers);
 
@@ -79,7 +80,7 @@ export async function startWorld(o: { clockStart?: string; serverModules?: Modul
   });
   const server = platform.servers[0]!;
   const sandbox = platform.sandbox;
-  await seedDemo(server.ctx);
+  await seedDemo(server.ctx, { credentials: testDemoCredentials });
 
   async function http(base: string, method: string, path: string, body: unknown, headers: Record<string, string>): Promise<Answer> {
     const res = await fetch(`${base}${path}`, {

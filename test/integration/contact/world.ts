@@ -16,6 +16,7 @@ import { AppError } from '../../../src/app/errors.ts';
 import { sandboxPayRoutes } from '../../../src/sandbox/pay/index.ts';
 import { payNotifications } from '../../../src/wechat/pay/index.ts';
 import { ensureTopupAccounts, topupPaymentHandlers, topupRoutes } from '../../../src/topup/index.ts';
+import { testDemoCredentials } from '../../helpers/demo-credentials.ts';
 
 for (const h of demoCardholders()) registerSensitive(h.name, h.idNumber, h.phone, h.paymentPassword, ...h.cardNumbers);
 
@@ -78,7 +79,7 @@ export async function startWorld(o: { clockStart?: string; config?: Record<strin
     ...(o.config ? { config: o.config } : {}),
   });
   const server = platform.servers[0]!;
-  await seedDemo(server.ctx);
+  await seedDemo(server.ctx, { credentials: testDemoCredentials });
   const tenants = ['abc-demo', 'realtime-bank', 'hz-citizen-card'];
   await seedSandboxAgents(server.ctx, tenants);
   if (o.topup) await ensureTopupAccounts(server.ctx, 'hz-citizen-card');

@@ -9,6 +9,7 @@ import { demoCardholders, demoRoutes, seedDemo, type DemoSummary } from '../../.
 import { sandboxWxRoutes } from '../../../src/sandbox/wx/index.ts';
 import { sandboxFaceRoutes } from '../../../src/sandbox/face/index.ts';
 import { identityRoutes, type IdentityRoutesOptions } from '../../../src/identity/index.ts';
+import { testDemoCredentials } from '../../helpers/demo-credentials.ts';
 
 // Every value of the demo sheet must stay out of the logs.
 for (const h of demoCardholders()) registerSensitive(h.name, h.idNumber, h.phone, h.paymentPassword, ...h.cardNumbers);
@@ -62,7 +63,7 @@ export async function startWorld(o: { clockStart?: string; identity?: IdentityRo
   });
   const server = platform.servers[0]!;
   const sandbox = platform.sandbox;
-  await seedDemo(server.ctx);
+  await seedDemo(server.ctx, { credentials: testDemoCredentials });
 
   async function http(base: string, method: string, path: string, body: unknown, headers: Record<string, string>): Promise<Answer> {
     const res = await fetch(`${base}${path}`, {

@@ -8,6 +8,7 @@ import { testConfig } from '../../helpers/app.ts';
 import { openTestDb, type TestDb } from '../../helpers/db.ts';
 import { freePort, startServer, type RunningServer } from '../../helpers/platform.ts';
 import { registerSensitive } from '../../helpers/secrets.ts';
+import { testDemoCredentials } from '../../helpers/demo-credentials.ts';
 
 for (const h of demoCardholders()) registerSensitive(h.name, h.idNumber, h.phone, ...h.cardNumbers);
 
@@ -31,7 +32,7 @@ beforeAll(async () => {
   db = await openTestDb();
   const port = await freePort();
   server = await startServer({ modules: modulesFor(testConfig({ PORT: String(port) })), dbHandle: db, clock, port });
-  await seedDemo(server.ctx);
+  await seedDemo(server.ctx, { credentials: testDemoCredentials });
   demo = (await call('GET', '/sandbox/api/demo')).body;
 }, 120_000);
 afterAll(async () => {

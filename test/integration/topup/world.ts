@@ -14,6 +14,7 @@ import { payNotifications, queryRefund } from '../../../src/wechat/pay/index.ts'
 import { findCardByNumber } from '../../../src/core/index.ts';
 import { getBalance } from '../../../src/ledger/index.ts';
 import { ensureTopupAccounts, listReviewItems, topupFenAccount, topupPaymentHandlers, topupRoutes, TOPUP_TOPICS } from '../../../src/topup/index.ts';
+import { testDemoCredentials } from '../../helpers/demo-credentials.ts';
 
 // Payment passwords (6 digits) are left out: random digits in prepay ids and transaction ids match them by chance.
 for (const h of demoCardholders()) registerSensitive(h.name, h.idNumber, h.phone, ...h.cardNumbers);
@@ -98,7 +99,7 @@ export async function startTopupWorld(o: { clock?: Clock; db?: TestDb; extraServ
   });
   const server = platform.servers[0]!;
   const sandbox = platform.sandbox;
-  await seedDemo(server.ctx);
+  await seedDemo(server.ctx, { credentials: testDemoCredentials });
   await ensureTopupAccounts(server.ctx, TENANT);
   const demo: DemoSummary = (await http(sandbox.url, 'GET', '/sandbox/api/demo', undefined, {})).body;
   const creds = (await http(sandbox.url, 'GET', `/sandbox/api/tenants/${TENANT}/credentials`, undefined, {})).body;

@@ -100,6 +100,19 @@ describe('core port over HTTP (sandbox core)', { timeout: 60_000 }, () => {
     expect(stale).toEqual({ available: 9_000n, ledger: 9_000n, currency: 'CNY', asOf: seenAt, freshness: 'realtime', stale: true });
   });
 
+  it('answers from the kept value when the last attempt gets less than a full attempt’s time (a fraction of a millisecond left over)', async () => {
+    // 150 + backoff + 150 ms leave about 90.x ms of the 400 ms deadline for the third attempt.
+    const core = createCoreBanking(ctx, { attemptTimeoutMs: 150, deadlineMs: 400, maxAttempts: 3, backoff: { baseMs: 5, capMs: 5 } });
+    const c = await card();
+    await post(ctx.db, bank, c, 7_000n, now());
+    const seenAt = now();
+    await readBalance(ctx, { tenantId: bank.tenantId, card: c, freshness: 'realtime', now: now() }, core);
+    clock.advance(SECOND_MS);
+    await p.setFaults({ mode: 'slow', delayMs: 2_000 });
+    const stale = await readBalance(ctx, { tenantId: bank.tenantId, card: c, freshness: 'realtime', now: now() }, core);
+    expect(stale).toEqual({ available: 7_000n, ledger: 7_000n, currency: 'CNY', asOf: seenAt, freshness: 'realtime', stale: true });
+  });
+
   it('opens the breaker after five failed calls, stops calling the core, probes after the cool-down and schedules catch-up on recovery', async () => {
     const core: CoreBanking = createCoreBanking(ctx, FAST_CORE);
     const c = await card();
