@@ -180,6 +180,8 @@ export async function receiveNotification(
       received_at: now,
     },
   });
+  // Committed with a fresh record: the batch announced the day's retention pass (or knew it was).
+  if (recorded) pruneAnnounced.set(ctx, now.toISOString().slice(0, 10));
   ctx.log.info(
     { tenantId, notificationId: n.base.notificationId, eventType: n.base.eventType, outTradeNo: t?.outTradeNo ?? rf?.outTradeNo, outRefundNo: rf?.outRefundNo, duplicate: !recorded },
     recorded ? 'WeChat Pay notification processed' : 'repeated WeChat Pay notification acknowledged',
@@ -198,6 +200,9 @@ interface Delivery {
  * is acknowledged only after that commit. A batch that fails is re-run one delivery per
  * transaction, so a delivery the handler refuses fails alone and WeChat retries just that one.
  */
+/** The day whose retention pass this instance has seen announced in a committed batch. */
+const pruneAnnounced = new WeakMap<AppContext, string>();
+
 function applyDeliveries(ctx: AppContext, handlers: NotificationHandlers) {
   return async (tx: Tx, items: Delivery[]): Promise<Outcome<boolean>[]> => {
     // Repeats inside the batch (WeChat's concurrent retries) are answered as repeats, like a stored one.
@@ -212,8 +217,12 @@ function applyDeliveries(ctx: AppContext, handlers: NotificationHandlers) {
     const isFresh = (d: Delivery) => fresh.has(`${d.row.tenant_id}\0${d.row.notification_id}`);
     const handled = unique.filter(isFresh);
     if (handled.length > 0) {
-      // One retention pass a day, announced by the day's first notification.
-      await enqueueJob(tx, { topic: PRUNE_NOTIFICATIONS_TOPIC, payload: {}, dedupeKey: `${PRUNE_NOTIFICATIONS_TOPIC}:${ctx.clock.now().toISOString().slice(0, 10)}` });
+      // One retention pass a day, announced by the day's first notification (each instance stops
+      // announcing once one of its announcements committed).
+      const day = ctx.clock.now().toISOString().slice(0, 10);
+      if (pruneAnnounced.get(ctx) !== day) {
+        await enqueueJob(tx, { topic: PRUNE_NOTIFICATIONS_TOPIC, payload: {}, dedupeKey: `${PRUNE_NOTIFICATIONS_TOPIC}:${day}` });
+      }
       const payments = handled.flatMap((d) => (d.n.kind === 'transaction' ? [{ ...d.n.base, transaction: d.n.transaction }] : []));
       if (handlers.onTransactions && payments.length > 0) await handlers.onTransactions(ctx, tx, payments);
       else for (const p of payments) await handlers.onTransaction(ctx, tx, p);
