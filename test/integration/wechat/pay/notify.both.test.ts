@@ -7,6 +7,7 @@ import { addPlatformKey, payNotifications, payNotificationsOf, type RefundNotifi
 import { inTx } from '../../../../src/db/tx.ts';
 import { deletePlatformKey, upsertPlatformKey } from '../../../../src/wechat/pay/store.ts';
 import { PAY_TENANT_REUSE_MS } from '../../../../src/wechat/pay/tenant.ts';
+import { PRUNE_NOTIFICATIONS_TOPIC } from '../../../../src/wechat/pay/jobs.ts';
 import { startTestApp, type TestApp } from '../../../helpers/app.ts';
 import { libraryNotification, librarySigned, payTenant, refundResource, transactionResource, type BuiltNotification, type PayTestTenant } from './helpers.ts';
 
@@ -90,6 +91,19 @@ describe('a valid payment notification', () => {
     expect((await deliver(libraryNotification(t, { resource, now: clock.now() }))).status).toBe(204);
     expect(seen.transactions).toHaveLength(1);
     expect(await recorded()).toBe(before + 1);
+  });
+
+  it('announces one retention pass a day, with the day’s first notifications', async () => {
+    const prunes = async () =>
+      (await app.ctx.db.selectFrom('outbox').select('dedupe_key').where('topic', '=', PRUNE_NOTIFICATIONS_TOPIC).orderBy('dedupe_key').execute()).map((r) => r.dedupe_key);
+    for (let i = 0; i < 3; i++) expect((await deliver(libraryNotification(t, { resource: transactionResource(t), now: clock.now() }))).status).toBe(204);
+    const today = clock.now().toISOString().slice(0, 10);
+    expect(await prunes()).toContain(`${PRUNE_NOTIFICATIONS_TOPIC}:${today}`);
+    const before = (await prunes()).length;
+    clock.advance(86_400_000);
+    expect((await deliver(libraryNotification(t, { resource: transactionResource(t), now: clock.now() }))).status).toBe(204);
+    expect(await prunes()).toHaveLength(before + 1);
+    expect(await prunes()).toContain(`${PRUNE_NOTIFICATIONS_TOPIC}:${clock.now().toISOString().slice(0, 10)}`);
   });
 
   it('is accepted on the refund URL too (the original_type decides)', async () => {
