@@ -68,6 +68,7 @@ export async function buildServer(ctx: AppContext, opts: BuildOptions = {}): Pro
   });
 
   registerProblemHandling(app);
+  refuseNulInJson(app);
 
   collectDefaultMetrics({ register: ctx.metrics, prefix: 'wecard_' });
   const httpDuration = new Histogram({
@@ -146,4 +147,41 @@ export async function buildServer(ctx: AppContext, opts: BuildOptions = {}): Pro
 
   await app.ready();
   return app as App & { state: ServerState };
+}
+
+/**
+ * JSON bodies holding U+0000 in a key or a string are refused at the edge (400 validation_failed):
+ * PostgreSQL text cannot store it, so any free-text field that reached a column was a failed
+ * statement and a 500 (found by fuzzing). The parse itself is Fastify's own (prototype-poisoning
+ * protection included); the walk runs only when the raw text holds an escaped NUL, and uses an
+ * explicit stack, so a deeply nested body cannot overflow it.
+ */
+function refuseNulInJson(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    parseJson(request, body as string, (err: Error | null, value?: unknown) => {
+      if (err) return done(err, undefined);
+      if (/\\u0000/i.test(body as string) && holdsNul(value)) {
+        return done(AppError.validation([{ field: 'body', message: 'must not contain the NUL character (U+0000)' }]), undefined);
+      }
+      done(null, value);
+    });
+  });
+}
+
+function holdsNul(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === 'string') {
+      if (v.includes('\u0000')) return true;
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (k.includes('\u0000')) return true;
+        stack.push(x);
+      }
+    }
+  }
+  return false;
 }

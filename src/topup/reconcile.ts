@@ -49,6 +49,13 @@ export function billPayments(bill: TradeBill): { payments: BillPayment[]; refund
   return { payments, refundFen };
 }
 
+/** `YYYY-MM-DD` naming a day that exists (not 2026-02-30 or 2026-13-01). */
+function isCalendarDay(s: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(s)) return false;
+  const t = Date.parse(`${s}T00:00:00Z`);
+  return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === s;
+}
+
 /**
  * Reconciles one tenant's day. `file` replaces the download (a bill fetched by other means, or a
  * test's). Auto-fixes run now (well inside the 30 minutes of policy.exceptions): a payment the bill
@@ -56,7 +63,8 @@ export function billPayments(bill: TradeBill): { payments: BillPayment[]; refund
  * else becomes a review item. Running a day twice opens nothing twice.
  */
 export async function reconcileDay(ctx: AppContext, tenantId: string, billDate: string, opts: { file?: Buffer } = {}): Promise<ReconRun> {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(billDate)) throw AppError.validation([{ field: 'billDate', message: 'must be YYYY-MM-DD' }]);
+  // A real calendar day, checked before the run row exists: a refused date must leave no failed run behind (found by fuzzing).
+  if (!isCalendarDay(billDate)) throw AppError.validation([{ field: 'billDate', message: 'must be a date YYYY-MM-DD' }]);
   const runId = newId('rc');
   const started = ctx.clock.now();
   await ctx.db.insertInto('topup_recon_runs').values({ id: runId, tenant_id: tenantId, bill_date: billDate, status: 'running', started_at: started }).execute();
@@ -111,6 +119,14 @@ export async function reconcileDay(ctx: AppContext, tenantId: string, billDate: 
     ctx.log.info({ tenantId, billDate, runId, counts: run.counts }, 'top-up reconciliation done');
     return run;
   } catch (err) {
+    // The platform refused the request itself (a day outside its three-month bill window or not
+    // over yet, a bill not made yet): the operator's input, so a 4xx, and no run took place, so none
+    // is kept. Found by fuzzing: it was a 500 that left a failed run behind.
+    if (err instanceof PayApiError && err.kind === 'platform' && (err.code === 'PARAM_ERROR' || err.code === 'STATEMENT_CREATING')) {
+      await ctx.db.deleteFrom('topup_recon_runs').where('id', '=', runId).execute();
+      if (err.code === 'PARAM_ERROR') throw AppError.validation([{ field: 'billDate', message: `refused by WeChat Pay: ${err.message}` }]);
+      throw new AppError('conflict', "that day's bill is not made yet; WeChat Pay makes it after 10:00 the next day");
+    }
     await ctx.db.updateTable('topup_recon_runs').set({ status: 'failed', error: (err instanceof Error ? err.message : String(err)).slice(0, 500), finished_at: ctx.clock.now() }).where('id', '=', runId).execute();
     throw err;
   }

@@ -60,6 +60,8 @@ export async function updateTopupSettings(ctx: AppContext, tenantId: string, ope
   if (change.pausedMessage != null && [...change.pausedMessage].length > PAUSED_MESSAGE_MAX_CHARS) {
     throw AppError.validation([{ field: 'pausedMessage', message: `must be at most ${PAUSED_MESSAGE_MAX_CHARS} characters` }]);
   }
+  // PostgreSQL text cannot hold NUL: refused here as the caller's error, not a failed statement (found by fuzzing).
+  if (change.pausedMessage?.includes('\u0000')) throw AppError.validation([{ field: 'pausedMessage', message: 'must not contain the NUL character' }]);
   for (const f of ['resultTemplateId', 'delayTemplateId'] as const) {
     const v = change[f];
     if (v != null && !TEMPLATE_ID_PATTERN.test(v)) throw AppError.validation([{ field: f, message: 'must be a template id' }]);
@@ -86,7 +88,9 @@ export async function updateTopupSettings(ctx: AppContext, tenantId: string, ope
       actor: { kind: 'operator', id: operatorId },
       action: change.paused === undefined ? 'topup.settings' : change.paused ? 'topup.paused' : 'topup.resumed',
       outcome: 'ok',
-      detail: { paused, fourEyesThresholdFen: row.four_eyes_threshold_fen === null ? null : String(row.four_eyes_threshold_fen) },
+      // The amount as a bigint (stored as the same decimal text): as a string it was scanned as free
+      // text, and a threshold such as 13800000000 fen read as a mobile number and failed the change (found by fuzzing).
+      detail: { paused, fourEyesThresholdFen: row.four_eyes_threshold_fen },
       at: now,
     });
   });

@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { ModulePlugin } from '../../app/server.ts';
 import type { AppContext } from '../../app/context.ts';
+import { AppError } from '../../app/errors.ts';
 import {
   BoundedMemo,
   CoreError,
@@ -76,7 +77,11 @@ function contractRoutes(ctx: AppContext, faults: CoreFaultSwitch) {
       if (err instanceof CoreError && err.kind === 'not_found') return sendError(reply, 404, 'card_not_found', 'no such card at this institution');
       if (err instanceof CoreError && err.kind === 'rejected') return sendError(reply, 400, 'bad_request', err.message);
       const e = err as { validation?: unknown; statusCode?: number };
-      if (e.validation || e.statusCode === 400) return sendError(reply, 400, 'bad_request', 'the request does not follow the contract');
+      // Every client error raised before the handler (validation, bad JSON, a body too large, a content
+      // type it cannot parse, a body parser's own refusal) is the caller's: the contract's 400, not a 500
+      // (415 was, found by fuzzing).
+      const status = err instanceof AppError ? err.status : e.statusCode;
+      if (e.validation || (typeof status === 'number' && status >= 400 && status < 500)) return sendError(reply, 400, 'bad_request', 'the request does not follow the contract');
       req.log.error({ err }, 'sandbox core failed');
       return sendError(reply, 500, 'internal', 'the sandbox core failed');
     });

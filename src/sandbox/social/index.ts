@@ -67,7 +67,8 @@ export const sandboxSocialRoutes: ModulePlugin = (app, ctx) => {
         body: Type.Object(
           {
             providerTenantId: Type.String({ pattern: TENANT_ID_PATTERN.source, minLength: 2, maxLength: 40 }),
-            providerName: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })),
+            // No NUL: PostgreSQL text cannot hold it (it was a 500, found by fuzzing).
+            providerName: Type.Optional(Type.String({ minLength: 1, maxLength: 40, pattern: '^[^\\u0000]+$' })),
             idNumber: Type.String({ pattern: '^[0-9A-Za-z()（）]{6,20}$' }),
             kind: Type.Union([Type.Literal('pension'), Type.Literal('medical'), Type.Literal('housing_fund')]),
             balance: Type.Integer({ minimum: 0, maximum: 1e13, description: 'fen' }),

@@ -120,7 +120,8 @@ export function parseInbound(xml: XmlObject, tenantId: string): OaInbound {
       return parseEvent(xml, { ...base, msgType: 'event' } as Omit<OaEvent, 'event'> & { msgType: 'event' }, requireField(xml, 'Event', EVENT));
     default: {
       const msgId = optionalField(xml, 'MsgId');
-      if (msgId !== undefined && !MSG_ID.pattern.test(msgId)) throw AppError.validation([{ field: 'MsgId', message: 'is malformed' }]);
+      // The same bounds as a known type's MsgId: unbounded, it became an unbounded de-duplication key (found by fuzzing).
+      if (msgId !== undefined && (msgId.length > MSG_ID.maxLength || !MSG_ID.pattern.test(msgId))) throw AppError.validation([{ field: 'MsgId', message: 'is malformed' }]);
       return { ...base, msgType: 'other', rawMsgType: msgType, ...(msgId ? { msgId } : {}) };
     }
   }

@@ -86,6 +86,17 @@ describe('server', () => {
     expect(body.errors).toEqual([{ field: 'body', message: 'is not valid JSON' }]);
   });
 
+  it('refuses a JSON body holding U+0000 (a key or a string at any depth) with 400, and keeps prototype-poisoning protection', async () => {
+    for (const payload of ['{"amount": 12, "currency": "CNY", "memo": "a\\u0000b"}', '{"amount": 12, "currency": "CNY", "x": [{"\\u0000": 1}]}']) {
+      const body = expectProblem(await t.app.inject({ method: 'POST', url: '/api/v1/test-probe', headers: { 'content-type': 'application/json' }, payload }), 400, 'validation_failed');
+      expect(body.errors).toEqual([{ field: 'body', message: 'must not contain the NUL character (U+0000)' }]);
+    }
+    // A text that only mentions the escape (an escaped backslash) is an ordinary string.
+    const ok = await t.app.inject({ method: 'POST', url: '/api/v1/test-probe', headers: { 'content-type': 'application/json' }, payload: '{"amount": 12, "currency": "CNY", "memo": "a\\\\u0000"}' });
+    expect(ok.statusCode).toBe(200);
+    expectProblem(await t.app.inject({ method: 'POST', url: '/api/v1/test-probe', headers: { 'content-type': 'application/json' }, payload: '{"amount": 12, "currency": "CNY", "__proto__": {"x": 1}}' }), 400, 'validation_failed');
+  });
+
   it('names every bad field of a well-formed body', async () => {
     const res = await t.app.inject({ method: 'POST', url: '/api/v1/test-probe', payload: { amount: 'ten', currency: 'USD', extra: 1 } });
     const body = expectProblem(res, 400, 'validation_failed');
