@@ -1,10 +1,8 @@
 // Balance query through the full cardholder API (session, card checks, risk signal, quota, audit) vs bare Fastify, same run, on PostgreSQL; writes its RESULTS.md section with --write.
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
-import pg from 'pg';
 import pino from 'pino';
 import { parseConfig, type Config } from '../src/app/config.ts';
 import { createContext } from '../src/app/bootstrap.ts';
@@ -20,13 +18,13 @@ import { identityRoutes } from '../src/identity/index.ts';
 import { accountsRoutes } from '../src/accounts/index.ts';
 import { demoRoutes, internalAccountCode, seedDemo } from '../src/sandbox/demo/index.ts';
 import { sandboxWxRoutes } from '../src/sandbox/wx/index.ts';
-import { findAccountByCode, getBalance, transferMany } from '../src/ledger/index.ts';
+import { findAccountByCode, transferMany } from '../src/ledger/index.ts';
 import { generateCardNumber, seededRandom } from '../src/shared/card-number.ts';
 import { generateIdNumber } from '../src/shared/id-document.ts';
 import { randomToken } from '../src/shared/ids.ts';
 import { machine, today, writeSection } from './results.ts';
+import { DB_URL, admin, freePort } from './db.ts';
 
-const DB_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? '64');
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? '10');
 const WARMUP_S = 3;
@@ -67,27 +65,7 @@ function benchConfig(port: number): Config {
   });
 }
 
-async function admin(text: string): Promise<string> {
-  const c = new pg.Client({ connectionString: DB_URL });
-  await c.connect();
-  try {
-    const r = await c.query(text);
-    return r.rows[0] ? String(Object.values(r.rows[0])[0]) : '';
-  } finally {
-    await c.end();
-  }
-}
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 // ---------------------------------------------------------------- child: the real server and a bare Fastify
 

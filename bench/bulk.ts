@@ -1,5 +1,4 @@
 // Bulk booking speed (issue 2): transferMany of 10,000 transfers and the whole demo seed, beside a plain INSERT of as many rows in the same run.
-import pg from 'pg';
 import { sql } from 'kysely';
 import { parseConfig } from '../src/app/config.ts';
 import { createContext } from '../src/app/bootstrap.ts';
@@ -11,8 +10,8 @@ import { createAccount, transferMany, verifyInvariants, type LedgerAccount, type
 import { randomToken } from '../src/shared/ids.ts';
 import { seedDemo } from '../src/sandbox/demo/index.ts';
 import { machine, today, writeSection } from './results.ts';
+import { DB_URL, admin } from './db.ts';
 
-const DB_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const TRANSFERS = 10_000;
 const ACCOUNTS = 200;
 /** Transfers per transferMany call, as the demo seed books them. */
@@ -22,15 +21,6 @@ const TRANSFERS_BUDGET_MS = 8_000;
 const DEMO_SEED_BUDGET_MS = 15_000;
 const T0 = new Date('2026-01-05T02:00:00Z');
 
-async function admin(text: string): Promise<void> {
-  const c = new pg.Client({ connectionString: DB_URL });
-  await c.connect();
-  try {
-    await c.query(text);
-  } finally {
-    await c.end();
-  }
-}
 
 /** The reference: as many rows of a transfer's width, inserted plainly in the same batches. */
 async function plainInsertMs(h: DbHandle): Promise<number> {

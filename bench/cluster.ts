@@ -3,7 +3,6 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer } from 'node:net';
 import Fastify from 'fastify';
 import pg from 'pg';
 import pino from 'pino';
@@ -24,8 +23,8 @@ import { sandboxWxRoutes } from '../src/sandbox/wx/index.ts';
 import { generateCardNumber, seededRandom } from '../src/shared/card-number.ts';
 import { generateIdNumber } from '../src/shared/id-document.ts';
 import { randomToken } from '../src/shared/ids.ts';
+import { DB_URL, admin, freePort } from './db.ts';
 
-export const DB_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/14';
 /** As src/main.ts polls for background jobs. */
 const JOB_POLL_INTERVAL_MS = 1_000;
@@ -39,27 +38,7 @@ export const PAYMENT_PASSWORD = '258369';
 
 // ---------------------------------------------------------------- database and ports
 
-export async function admin(text: string): Promise<string> {
-  const c = new pg.Client({ connectionString: DB_URL });
-  await c.connect();
-  try {
-    const r = await c.query(text);
-    return r.rows[0] ? String(Object.values(r.rows[0])[0]) : '';
-  } finally {
-    await c.end();
-  }
-}
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 function config(env: Record<string, string>): Config {
   return parseConfig({ DATABASE_URL: DB_URL, ...KEYS, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', SEED_DEMO: 'false', ...env });

@@ -9,7 +9,6 @@ import {
   bind,
   call,
   eachLimited,
-  freePort,
   freshSchema,
   percentile,
   pgVersion,
@@ -23,6 +22,7 @@ import {
   type Proc,
   type Session,
 } from './cluster.ts';
+import { freePort } from './db.ts';
 import { machine, today, writeSection } from './results.ts';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? '64');

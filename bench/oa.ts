@@ -18,8 +18,8 @@ import { createTenant, type OaCredentials } from '../src/tenants/index.ts';
 import { HELP_TEXT, oaServer } from '../src/wechat/oa/index.ts';
 import { randomToken } from '../src/shared/ids.ts';
 import { machine, today, writeSection } from './results.ts';
+import { DB_URL, admin } from './db.ts';
 
-const DB_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? '64');
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? '10');
 const WARMUP_S = 3;
@@ -58,16 +58,6 @@ interface Figures {
   pgCpuUs: number;
 }
 
-async function admin(text: string): Promise<string> {
-  const c = new pg.Client({ connectionString: DB_URL });
-  await c.connect();
-  try {
-    const r = await c.query(text);
-    return r.rows[0] ? String(Object.values(r.rows[0])[0]) : '';
-  } finally {
-    await c.end();
-  }
-}
 
 // ---------------------------------------------------------------- child: both servers
 

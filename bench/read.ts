@@ -2,7 +2,6 @@
 import { fork } from 'node:child_process';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import pg from 'pg';
 import { openPostgres } from '../src/db/connect.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
 import { inTx } from '../src/db/tx.ts';
@@ -10,8 +9,8 @@ import { createAccount, transfer } from '../src/ledger/index.ts';
 import { randomToken } from '../src/shared/ids.ts';
 import { benchToken } from './server.ts';
 import { machine, today, writeSection } from './results.ts';
+import { DB_URL, admin } from './db.ts';
 
-const DB_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? '64');
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? '10');
 const WARMUP_S = 3;
@@ -29,16 +28,6 @@ interface Figures {
   non2xx: number;
 }
 
-async function admin(text: string): Promise<string> {
-  const c = new pg.Client({ connectionString: DB_URL });
-  await c.connect();
-  try {
-    const r = await c.query(text);
-    return r.rows[0] ? String(Object.values(r.rows[0])[0]) : '';
-  } finally {
-    await c.end();
-  }
-}
 
 async function seed(schema: string): Promise<string[]> {
   const h = openPostgres({ url: DB_URL, poolMax: 4, schema, applicationName: 'wecard-bench-seed' });

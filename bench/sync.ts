@@ -5,7 +5,8 @@ import { ALERT_SCAN_INTERVAL_MS, signedMoney } from '../src/channels/index.ts';
 import { cdb } from '../src/channels/store.ts';
 import { findAccountByCode, getBalance, transfer } from '../src/ledger/index.ts';
 import { internalAccountCode } from '../src/sandbox/demo/index.ts';
-import { bind, call, eachLimited, freePort, freshSchema, percentile, pgVersion, seedHolders, signIn, SmsGateway, startInstance, startPlatform, type Holder, type Proc, type Session } from './cluster.ts';
+import { bind, call, eachLimited, freshSchema, percentile, pgVersion, seedHolders, signIn, SmsGateway, startInstance, startPlatform, type Holder, type Proc, type Session } from './cluster.ts';
+import { freePort } from './db.ts';
 import { machine, today, writeSection } from './results.ts';
 
 /** Postings booked, at RATE a second, round-robin over HOLDERS bound cards. */

@@ -17,8 +17,8 @@ import { ensureTopupAccounts, topupPaymentHandlers, topupRoutes } from '../src/t
 import { insertAttempt, insertOrder } from '../src/topup/store.ts';
 import { payNotifications } from '../src/wechat/pay/index.ts';
 import { machine, today, writeSection } from './results.ts';
+import { DB_URL, admin } from './db.ts';
 
-const DB_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const TENANT = 'hz-citizen-card';
 /** Clients of both measurements: pgbench -c and the notifications in flight at once. */
 const CLIENTS = Number(process.env.BENCH_TOPUP_CLIENTS ?? 16);
@@ -44,15 +44,6 @@ function dbUrlFor(name: string): string {
   return u.toString();
 }
 
-async function admin(text: string): Promise<void> {
-  const c = new pg.Client({ connectionString: DB_URL });
-  await c.connect();
-  try {
-    await c.query(text);
-  } finally {
-    await c.end();
-  }
-}
 
 // ---- the server process ---------------------------------------------------------------------------
 

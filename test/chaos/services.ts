@@ -1,10 +1,11 @@
 // The chaos run's own services on loopback: a private PostgreSQL cluster (initdb into a temp dir) and a private Redis, plus the registry that stops everything the run started, even on failure or Ctrl-C.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { freePort } from '../helpers/net.ts';
+export { freePort };
 
 /** PostgreSQL 15's binaries (Debian's layout), else the newest installed, unless WECARD_CHAOS_PG_BIN names a directory. */
 const PG_BIN = process.env.WECARD_CHAOS_PG_BIN ?? pgBinDir();
@@ -87,16 +88,6 @@ export function installSignalHandlers(): void {
 
 // ---- ports ------------------------------------------------------------------------------------------
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

@@ -1,5 +1,4 @@
 // Runs the sandbox WeChat platform and one or more wecard instances as real HTTP servers on one test database.
-import { createServer } from 'node:net';
 import type { ModulePlugin } from '../../src/app/server.ts';
 import { buildServer } from '../../src/app/server.ts';
 import { createContext } from '../../src/app/bootstrap.ts';
@@ -9,17 +8,9 @@ import { systemClock } from '../../src/shared/clock.ts';
 import { openTestDb, type TestDb } from './db.ts';
 import { captureLogs } from './logs.ts';
 import { testConfig } from './app.ts';
+import { freePort } from './net.ts';
+export { freePort };
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 export interface RunningServer {
   url: string;

@@ -1,10 +1,10 @@
 // The real process: `npm start`'s entry point refuses bad config by name, serves, and stops cleanly on SIGTERM.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '../../helpers/net.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const START_TIMEOUT_MS = 60_000;
@@ -22,16 +22,6 @@ function startProcess(env: Record<string, string>): { child: ChildProcess; out: 
   return { child, out: () => out, exited };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 async function waitFor(pred: () => boolean, timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
