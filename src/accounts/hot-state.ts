@@ -4,7 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import type { AppContext } from '../app/context.ts';
 import type { Authenticate, CardholderPrincipal } from '../app/auth.ts';
 import { AppError } from '../app/errors.ts';
-import { assertCardUsable, authenticateCardholder, requireOwnCard, type BoundCard, type CardUsePurpose } from '../identity/index.ts';
+import { assertCardUsable, authenticateCardholder, requireOwnCardWithCore, type BoundCard, type CardUsePurpose } from '../identity/index.ts';
 import { getTenant, type Tenant } from '../tenants/index.ts';
 import type { CoreCard } from '../core/index.ts';
 import { TtlCache } from './ttl-cache.ts';
@@ -108,9 +108,11 @@ export function principalOf(who: Reader): CardholderPrincipal {
 export async function usableCard(ctx: AppContext, who: Reader, cardId: string, purpose: Extract<CardUsePurpose, 'balance' | 'transactions'>): Promise<UsableCard> {
   const key = `${who.tenantId}\u0000${who.userId}\u0000${cardId}\u0000${purpose}`;
   return hotState(ctx).cards.getOrLoad(key, ctx.clock.now().getTime(), async () => {
-    const card = await requireOwnCard(ctx.db, principalOf(who), cardId);
-    const core = await assertCardUsable(ctx, card, { purpose });
-    return { card, core };
+    // The core's card as the ownership check read it, and the tenant's policy from this instance's
+    // cache: the miss costs the binding, the core card and the freeze (three reads), not five.
+    const [{ card, core }, tenant] = await Promise.all([requireOwnCardWithCore(ctx.db, principalOf(who), cardId), cachedTenant(ctx, who.tenantId)]);
+    const usable = await assertCardUsable(ctx, card, { purpose, core: core ?? null, policy: tenant.policy });
+    return { card, core: usable };
   });
 }
 

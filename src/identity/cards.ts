@@ -96,12 +96,18 @@ export async function countBoundCards(db: Db | Tx, userId: string): Promise<numb
  * another cardholder's card at the same institution answers 403 (API.md: "not the caller's").
  */
 export async function requireOwnCard(db: Db | Tx, principal: CardholderPrincipal, cardId: string): Promise<BoundCard> {
+  return (await requireOwnCardWithCore(db, principal, cardId)).card;
+}
+
+/** requireOwnCard with the core's card as it was read for it (undefined: the core no longer knows it), for callers that check it next. */
+export async function requireOwnCardWithCore(db: Db | Tx, principal: CardholderPrincipal, cardId: string): Promise<{ card: BoundCard; core: CoreCard | undefined }> {
   const r = typeof cardId === 'string' && cardId.length <= 64
     ? await db.selectFrom('identity_cards').selectAll().where('id', '=', cardId).executeTakeFirst()
     : undefined;
   if (!r || r.unbound_at !== null || r.tenant_id !== principal.tenantId) throw new AppError('not_found', 'no such card');
   if (r.user_id !== principal.userId) throw new AppError('forbidden', 'the card is not yours');
-  return toBound(r, await getCard(db, r.core_card_id));
+  const core = await getCard(db, r.core_card_id);
+  return { card: toBound(r, core), core };
 }
 
 /** Revokes a binding in the caller's transaction; the oldest remaining card becomes the default if this one was. */

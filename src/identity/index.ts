@@ -4,6 +4,7 @@
 //   authenticateCardholder(ctx, opts?: { allowUnactivatedDevice?: boolean }): Authenticate
 //   listBoundCards(db, tenantId, userId): Promise<BoundCard[]>
 //   requireOwnCard(db, principal, cardId): Promise<BoundCard>        404 unknown/other tenant, 403 another user's card
+//   requireOwnCardWithCore(db, principal, cardId): the same, with the core's card as read for it
 //   findUserByOpenid(db, tenantId, openid): Promise<{ userId } | undefined>
 //   resolveOaUser(ctx, tenantId, oaOpenid): Promise<{ userId } | undefined>   (OA chat: links an unseen OA openid by unionid via user/info)
 //   assertCardUsable(ctx, card: BoundCard, { now?, purpose: 'balance' | 'transactions' | 'topup' | 'manage' }): Promise<CoreCard>
@@ -43,7 +44,7 @@ import { sessionRoutes } from './routes-session.ts';
 import type { SmsSender } from './sms.ts';
 
 export { authenticateCardholder, deviceIdHeader, type AuthenticateOptions } from './auth.ts';
-export { listBoundCards, requireOwnCard, countBoundCards, cardView, type BoundCard, type CardView } from './cards.ts';
+export { listBoundCards, requireOwnCard, requireOwnCardWithCore, countBoundCards, cardView, type BoundCard, type CardView } from './cards.ts';
 export { findUserByOpenid, listOpenids, getUser, type IdentityUser } from './store.ts';
 export { resolveOaUser, oaUnionidOf } from './link.ts';
 export { assertCardUsable, reactivateIfQualifying, onCardStatusChanged, reactivateOnline } from './lifecycle.ts';

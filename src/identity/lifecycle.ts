@@ -4,7 +4,7 @@ import type { CardholderPrincipal } from '../app/auth.ts';
 import { AppError } from '../app/errors.ts';
 import { inTx, type Tx } from '../db/tx.ts';
 import { getCard, recordCardActivity, setCardStatus, type CardStatus, type CoreCard } from './core-link.ts';
-import { getTenant, isDormantAt, requireTenant } from '../tenants/index.ts';
+import { getTenant, isDormantAt, requireTenant, type Policy } from '../tenants/index.ts';
 import { activeFreeze } from '../risk/index.ts';
 import { audit, type RequestMeta } from './events.ts';
 import { liveBindingsOfCoreCard, requireOwnCard, revokeBinding, type BoundCard } from './cards.ts';
@@ -18,17 +18,28 @@ import { requireStepUp } from './step-up.ts';
  * but can still unbind and report a loss). Accounts and top-up call this before every read or
  * payment.
  */
-export async function assertCardUsable(ctx: AppContext, card: BoundCard, opts: { now?: Date; purpose: CardUsePurpose }): Promise<CoreCard> {
+export async function assertCardUsable(
+  ctx: AppContext,
+  card: BoundCard,
+  opts: {
+    now?: Date;
+    purpose: CardUsePurpose;
+    /** The core's card just read by the caller (requireOwnCardWithCore): not read again. `null`: the core does not know it. */
+    core?: CoreCard | null;
+    /** The tenant's policy as the caller holds it (a read of at most a second ago): not read again. */
+    policy?: Policy;
+  },
+): Promise<CoreCard> {
   const now = opts.now ?? ctx.clock.now();
-  const core = await getCard(ctx.db, card.coreCardId);
+  const core = opts.core === undefined ? await getCard(ctx.db, card.coreCardId) : (opts.core ?? undefined);
   if (!core) throw new AppError('card_cancelled');
-  const tenant = await requireTenant(ctx.db, card.tenantId);
+  const policy = opts.policy ?? (await requireTenant(ctx.db, card.tenantId)).policy;
   let freeze: { until: Date; scope: 'user' | 'card' } | undefined;
   if (opts.purpose !== 'manage') {
     const f = await activeFreeze(ctx.db, { tenantId: card.tenantId, userId: card.userId, cardId: card.cardId, now });
     freeze = f ? { until: f.until, scope: f.scope === 'card' ? 'card' : 'user' } : undefined;
   }
-  const refusal = cardRefusal(tenant.policy, { status: core.status, lastActivityAt: core.lastActivityAt, freeze }, opts.purpose, now);
+  const refusal = cardRefusal(policy, { status: core.status, lastActivityAt: core.lastActivityAt, freeze }, opts.purpose, now);
   if (refusal) throw refusal;
   return core;
 }
