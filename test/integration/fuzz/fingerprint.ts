@@ -1,4 +1,4 @@
-// A cheap fingerprint of a test database (row counts of every table in its schema), to show that a refused request changed nothing.
+// What a refused fuzz case may not leave behind: rows (a cheap fingerprint: row counts of every table in the schema) and error-level log lines.
 import { sql } from 'kysely';
 import type { Db } from '../../../src/db/tx.ts';
 
@@ -27,4 +27,15 @@ export async function fingerprint(db: Db, tables: readonly string[]): Promise<Fi
 export function differences(before: Fingerprint, after: Fingerprint): string[] {
   const names = new Set([...Object.keys(before), ...Object.keys(after)]);
   return [...names].filter((t) => before[t] !== after[t]).map((t) => `${t}: ${before[t]} → ${after[t]}`);
+}
+
+/** Error-level log lines among `logs` from index `from` on: a refusal (or a handler's `success`) must not hide a crash behind it. */
+export function errorLogsSince(logs: readonly string[], from: number): string[] {
+  return logs.slice(from).filter((line) => {
+    try {
+      return (JSON.parse(line) as { level?: number }).level! >= 50;
+    } catch {
+      return false;
+    }
+  });
 }

@@ -17,7 +17,7 @@ import { freePort, startServer } from '../../helpers/platform.ts';
 import { registerSensitive } from '../../helpers/secrets.ts';
 import { fuzzRuns, fuzzSeed, fuzzTimeoutMs } from '../../unit/fuzz/fuzz.ts';
 import { bodyCase, valueFor, type JsonSchema } from './json-arbitraries.ts';
-import { differences, fingerprint, tablesOf, type Fingerprint } from './fingerprint.ts';
+import { differences, errorLogsSince, fingerprint, tablesOf, type Fingerprint } from './fingerprint.ts';
 
 const seed = fuzzSeed('json-bodies');
 /** Cases per route (each sent once without and once with the sessions): ~46 routes in the app today. */
@@ -146,16 +146,6 @@ async function unexpectedChanges(prev: Fingerprint, after: Fingerprint): Promise
   return changed;
 }
 
-/** Error-level log lines written since `from`: a 4xx must not hide a crash behind it. */
-function errorLogsSince(from: number): string[] {
-  return server.logs.slice(from).filter((line) => {
-    try {
-      return (JSON.parse(line) as { level?: number }).level! >= 50;
-    } catch {
-      return false;
-    }
-  });
-}
 
 // ---- The property, once per route. ----
 
@@ -197,7 +187,7 @@ describe('every JSON body route under fuzzing', () => {
             const what = `${route.method} ${path} (${withSession ? 'signed in' : 'anonymous'}) → ${res.statusCode} ${res.body.slice(0, 300)}`;
             expect(res.statusCode, what).toBeLessThan(500);
             expect(({} as Record<string, unknown>).polluted, 'Object.prototype was polluted').toBeUndefined();
-            expect(errorLogsSince(logsFrom), what).toEqual([]);
+            expect(errorLogsSince(server.logs, logsFrom), what).toEqual([]);
             if (res.statusCode >= 400 && FOREIGN_WIRE.test(route.url)) {
               expect(String(res.headers['content-type']), what).toMatch(/^application\/json/);
               expect((res.json() as { code: unknown }).code, what).toMatch(/^[a-z_]+$/);

@@ -15,7 +15,7 @@ import { freePort, startServer, type RunningServer } from '../../helpers/platfor
 import { registerSensitive } from '../../helpers/secrets.ts';
 import { fuzzRuns, fuzzSeed, fuzzTimeoutMs, hostileString } from '../../unit/fuzz/fuzz.ts';
 import { openidLike, pushFields, renderPush, XML_ATTACKS, xmlishText } from '../../unit/fuzz/wechat-arbitraries.ts';
-import { differences, fingerprint, tablesOf, type Fingerprint } from './fingerprint.ts';
+import { differences, errorLogsSince, fingerprint, tablesOf, type Fingerprint } from './fingerprint.ts';
 
 const seed = fuzzSeed('oa-endpoint');
 /** Each case is one request and one fingerprint query: ~10 ms on PostgreSQL. */
@@ -161,16 +161,6 @@ function requestFor(c: Case): { url: string; body: string | Buffer; headers: Rec
   return { url: `/wechat/oa/${tenantId}?${q}`, body, headers, signedRight };
 }
 
-/** Error-level log lines written since `from` (a handler that threw is answered `success`, but it is still a crash). */
-function errorLogsSince(from: number): string[] {
-  return server.logs.slice(from).filter((line) => {
-    try {
-      return (JSON.parse(line) as { level?: number }).level! >= 50;
-    } catch {
-      return false;
-    }
-  });
-}
 
 describe('POST /wechat/oa/{tenantId} under fuzzing', () => {
   it(
@@ -189,7 +179,7 @@ describe('POST /wechat/oa/{tenantId} under fuzzing', () => {
           before = after;
           const type = String(res.headers['content-type'] ?? '');
           expect(res.statusCode, `${res.statusCode} ${res.body.slice(0, 300)}`).toBeLessThan(500);
-          expect(errorLogsSince(logsFrom)).toEqual([]);
+          expect(errorLogsSince(server.logs, logsFrom)).toEqual([]);
           if (res.statusCode < 300) {
             seen.ok++;
             expect(req.signedRight, 'a push with a wrong or missing signature was answered 2xx').toBe(true);
