@@ -74,9 +74,15 @@ export type CreditOutcome =
  */
 export async function creditCheck(tx: Tx, order: Order, amountFen: bigint): Promise<{ ok: true; card: CoreCard } | { ok: false; reason: 'stored_value_limit' | 'card_unusable'; card: CoreCard | undefined }> {
   const card = await getCard(tx, order.card_id);
-  if (!card || !card.citizen || cardStatusRefusal(card.status)) return { ok: false, reason: 'card_unusable', card };
-  if (!withinCap(card.citizen.realName, await storedValueFen(tx, order.card_ledger_account_id), amountFen)) return { ok: false, reason: 'stored_value_limit', card };
-  return { ok: true, card };
+  const reason = creditRefusal(card, card?.citizen ? await storedValueFen(tx, order.card_ledger_account_id) : 0n, amountFen);
+  return reason ? { ok: false, reason, card } : { ok: true, card: card! };
+}
+
+/** Why `amountFen` may not go on the card holding `storedFen` now (usable citizen card, PBOC cap); undefined when it may. */
+export function creditRefusal(card: CoreCard | undefined, storedFen: bigint, amountFen: bigint): 'card_unusable' | 'stored_value_limit' | undefined {
+  if (!card || !card.citizen || cardStatusRefusal(card.status)) return 'card_unusable';
+  if (!withinCap(card.citizen.realName, storedFen, amountFen)) return 'stored_value_limit';
+  return undefined;
 }
 
 export interface CreditInput {

@@ -9,9 +9,8 @@ import { reactivateIfQualifying } from '../identity/index.ts';
 import { getBalances, transferMany, type TransferInput } from '../ledger/index.ts';
 import { requireTenant, type Policy } from '../tenants/index.ts';
 import { topupAccounts } from './accounts.ts';
-import { creditCheck, creditMovements, creditOrder, holdInSuspense, settlementStep, transition } from './credit.ts';
+import { creditCheck, creditMovements, creditOrder, creditRefusal, holdInSuspense, settlementStep, transition } from './credit.ts';
 import { messageJobOf } from './messages.ts';
-import { cardStatusRefusal, withinCap } from './policy.ts';
 import { requestRefund } from './refunds.ts';
 import { openReviewItem } from './review.ts';
 import {
@@ -223,8 +222,7 @@ export async function applyPayments(ctx: AppContext, tx: Tx, payments: { tenantI
     const card = cards.get(c.order.card_id);
     const b = balances.get(c.order.card_ledger_account_id);
     const account = c.order.card_ledger_account_id;
-    const stored = b ? b.postedFen + b.pendingCreditFen + (added.get(account) ?? 0n) : undefined;
-    if (!card || !card.citizen || cardStatusRefusal(card.status) || stored === undefined || !withinCap(card.citizen.realName, stored, c.order.amount_fen)) {
+    if (!card || !b || creditRefusal(card, b.postedFen + b.pendingCreditFen + (added.get(account) ?? 0n), c.order.amount_fen)) {
       oneByOne.push({ tenantId: c.tenantId, transaction: c.t });
       continue;
     }
