@@ -1,15 +1,12 @@
 // The ledger's SQL for accounts, transfers and postings: reads, row locks, batched inserts, total updates.
-import { sql, type Insertable } from 'kysely';
+import { sql } from 'kysely';
 import type { Db, Tx } from '../db/tx.ts';
-import type { LedgerAccountKind, LedgerTransferRow } from './ledger.table.ts';
+import type { LedgerAccountKind } from './ledger.table.ts';
 import { int8, toAccount, toTransfer, totalsOf, type LedgerAccount, type Totals, type Transfer } from './model.ts';
 import type { PostingPlan } from './policy.ts';
 
 /** PostgreSQL's bind-parameter ceiling is 65,535 per statement; batched inserts stay below it. */
 const MAX_BIND_PARAMS = 60_000;
-const TRANSFER_COLUMNS = 16;
-const POSTING_COLUMNS = 6;
-const TOTALS_COLUMNS = 5;
 
 export interface LockedAccount {
   account: LedgerAccount;
@@ -141,82 +138,55 @@ export async function findReversal(db: Db | Tx, transferId: string): Promise<Tra
   return row ? toTransfer(row) : undefined;
 }
 
-function transferRow(t: Transfer): Insertable<LedgerTransferRow> {
-  return {
-    id: t.id,
-    tenant_id: t.tenantId,
-    idempotency_id: t.idempotencyId,
-    debit_account_id: t.debitAccountId,
-    credit_account_id: t.creditAccountId,
-    amount_fen: t.amountFen,
-    currency: t.currency,
-    kind: t.kind,
-    description: t.description,
-    counterparty: t.counterparty,
-    state: t.state,
-    pending_id: t.pendingId,
-    reverses_id: t.reversesId,
-    booked_at: t.bookedAt,
-    created_at: t.createdAt,
-    metadata: t.metadata === null ? null : JSON.stringify(t.metadata),
-  };
-}
-
 /**
- * Inserts transfers; a row whose (tenant, idempotency id) another transaction booked meanwhile is
- * skipped rather than failing (ON CONFLICT DO NOTHING waits for that transaction to finish first).
- * Returns the ids actually inserted, so the caller can re-read and compare the skipped ones.
+ * Books fresh transfers in one statement: the transfer rows, then, only when every one of them was
+ * inserted, their postings and each account's change to its cached totals. A row whose (tenant,
+ * idempotency id) another transaction booked meanwhile is skipped rather than failing (ON CONFLICT
+ * DO NOTHING waits for that transaction to finish first), and then nothing else is written: the
+ * caller re-reads and compares the skipped ones. Returns the ids actually inserted. Columns travel
+ * as one array each, so the statement text (and its prepared plan) is the same for any count.
  */
-export async function insertTransfers(tx: Tx, transfers: readonly Transfer[]): Promise<Set<string>> {
-  const inserted = new Set<string>();
-  const chunk = Math.floor(MAX_BIND_PARAMS / TRANSFER_COLUMNS);
-  for (let i = 0; i < transfers.length; i += chunk) {
-    const rows = await tx
-      .insertInto('ledger_transfers')
-      .values(transfers.slice(i, i + chunk).map(transferRow))
-      .onConflict((oc) => oc.columns(['tenant_id', 'idempotency_id']).doNothing())
-      .returning('id')
-      .execute();
-    for (const r of rows) inserted.add(r.id);
-  }
-  return inserted;
-}
-
-export async function insertPostings(tx: Tx, postings: readonly PostingPlan[]): Promise<void> {
-  const chunk = Math.floor(MAX_BIND_PARAMS / POSTING_COLUMNS);
-  for (let i = 0; i < postings.length; i += chunk) {
-    await tx
-      .insertInto('ledger_postings')
-      .values(
-        postings.slice(i, i + chunk).map((p) => ({
-          transfer_id: p.transferId,
-          account_id: p.accountId,
-          layer: p.layer,
-          side: p.side,
-          delta_fen: p.deltaFen,
-          booked_at: p.bookedAt,
-        })),
-      )
-      .execute();
-  }
-}
-
-/** Adds each account's change to its cached totals: one UPDATE for any number of accounts. */
-export async function addToTotals(tx: Tx, changes: ReadonlyMap<string, Totals>, now: Date): Promise<void> {
-  const entries = [...changes.entries()];
-  const chunk = Math.floor(MAX_BIND_PARAMS / TOTALS_COLUMNS);
-  for (let i = 0; i < entries.length; i += chunk) {
-    const values = entries
-      .slice(i, i + chunk)
-      .map(([id, c]) => sql`(${id}::text, ${c.postedDebitsFen}::int8, ${c.postedCreditsFen}::int8, ${c.pendingDebitsFen}::int8, ${c.pendingCreditsFen}::int8)`);
-    await sql`
+export async function bookRows(tx: Tx, transfers: readonly Transfer[], postings: readonly PostingPlan[], changes: ReadonlyMap<string, Totals>, now: Date): Promise<Set<string>> {
+  if (transfers.length === 0) return new Set();
+  const t = <T>(f: (x: Transfer) => T) => transfers.map(f);
+  const p = <T>(f: (x: PostingPlan) => T) => postings.map(f);
+  const totals = [...changes.entries()];
+  const c = <T>(f: (x: [string, Totals]) => T) => totals.map(f);
+  const r = await sql<{ id: string }>`
+    with t as (
+      insert into ledger_transfers (id, tenant_id, idempotency_id, debit_account_id, credit_account_id, amount_fen, currency, kind, description,
+                                    counterparty, state, pending_id, reverses_id, booked_at, created_at, metadata)
+      select * from unnest(
+        ${t((x) => x.id)}::text[], ${t((x) => x.tenantId)}::text[], ${t((x) => x.idempotencyId)}::text[], ${t((x) => x.debitAccountId)}::text[],
+        ${t((x) => x.creditAccountId)}::text[], ${t((x) => x.amountFen.toString())}::int8[], ${t((x) => x.currency)}::text[], ${t((x) => x.kind)}::text[],
+        ${t((x) => x.description)}::text[], ${t((x) => x.counterparty)}::text[], ${t((x) => x.state)}::text[], ${t((x) => x.pendingId)}::text[],
+        ${t((x) => x.reversesId)}::text[], ${t((x) => x.bookedAt.toISOString())}::timestamptz[], ${t((x) => x.createdAt.toISOString())}::timestamptz[],
+        ${t((x) => (x.metadata === null ? null : JSON.stringify(x.metadata)))}::jsonb[])
+      on conflict (tenant_id, idempotency_id) do nothing
+      returning id
+    ), complete as (
+      select count(*) = ${transfers.length}::int as yes from t
+    ), p as (
+      insert into ledger_postings (transfer_id, account_id, layer, side, delta_fen, booked_at)
+      select v.transfer_id, v.account_id, v.layer, v.side, v.delta_fen, v.booked_at from unnest(
+        ${p((x) => x.transferId)}::text[], ${p((x) => x.accountId)}::text[], ${p((x) => x.layer)}::text[], ${p((x) => x.side)}::text[],
+        ${p((x) => x.deltaFen.toString())}::int8[], ${p((x) => x.bookedAt.toISOString())}::timestamptz[]
+      ) with ordinality as v(transfer_id, account_id, layer, side, delta_fen, booked_at, ord)
+      where (select yes from complete)
+      order by v.ord
+    ), a as (
       update ledger_accounts a set
         posted_debits_fen = a.posted_debits_fen + v.pd,
         posted_credits_fen = a.posted_credits_fen + v.pc,
         pending_debits_fen = a.pending_debits_fen + v.hd,
         pending_credits_fen = a.pending_credits_fen + v.hc,
-        updated_at = greatest(a.updated_at, ${now}::timestamptz)
-      from (values ${sql.join(values)}) as v(id, pd, pc, hd, hc)
-      where a.id = v.id`.execute(tx);
-  }
+        updated_at = greatest(a.updated_at, ${now.toISOString()}::timestamptz)
+      from unnest(
+        ${c(([id]) => id)}::text[], ${c(([, x]) => x.postedDebitsFen.toString())}::int8[], ${c(([, x]) => x.postedCreditsFen.toString())}::int8[],
+        ${c(([, x]) => x.pendingDebitsFen.toString())}::int8[], ${c(([, x]) => x.pendingCreditsFen.toString())}::int8[]
+      ) as v(id, pd, pc, hd, hc)
+      where a.id = v.id and (select yes from complete)
+    )
+    select id from t`.execute(tx);
+  return new Set(r.rows.map((x) => x.id));
 }

@@ -19,14 +19,12 @@ import {
   type TransferRequest,
 } from './policy.ts';
 import {
-  addToTotals,
+  bookRows,
   findByIdempotency,
   findResolution,
   findReversal,
   getTransfer,
   insertAccount,
-  insertPostings,
-  insertTransfers,
   lockAccounts,
   type LockedAccount,
 } from './store.ts';
@@ -85,7 +83,8 @@ async function store(
   if (fresh.length === 0) return undefined;
   let inserted: Set<string>;
   try {
-    inserted = await insertTransfers(tx, fresh);
+    // Postings and totals are written in the same statement, only when every transfer went in.
+    inserted = await bookRows(tx, fresh, postings, totalsChange(postings), fresh.reduce((m, t) => (t.createdAt > m ? t.createdAt : m), fresh[0]!.createdAt));
   } catch (err) {
     // The one-resolution and one-reversal indexes: only reachable if a caller skipped the account locks.
     if (sqlState(err) === '23505') throw new AppError('conflict', 'the hold was resolved or the transfer reversed by another request');
@@ -103,8 +102,6 @@ async function store(
       throw new AppError('conflict', `transfer ${JSON.stringify(t.idempotencyId)} was booked concurrently by another request; retry the batch`);
     }
   }
-  await insertPostings(tx, postings);
-  await addToTotals(tx, totalsChange(postings), fresh.reduce((m, t) => (t.createdAt > m ? t.createdAt : m), fresh[0]!.createdAt));
   return undefined;
 }
 
