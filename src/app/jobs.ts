@@ -1,5 +1,5 @@
 // Background jobs as outbox rows: enqueued in the caller's transaction, claimed with FOR UPDATE SKIP LOCKED by any instance.
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { AppContext } from './context.ts';
 import type { Db, Tx } from '../db/tx.ts';
 
@@ -61,24 +61,29 @@ export async function enqueueJob(db: Tx | Db, job: NewJob): Promise<void> {
   await enqueueJobs(db, [job]);
 }
 
-/** Several jobs in one statement (same rules as enqueueJob; a key repeated within `jobs` keeps its first). */
-export async function enqueueJobs(db: Tx | Db, jobs: readonly NewJob[]): Promise<void> {
-  if (jobs.length === 0) return;
+/**
+ * The outbox insert of `jobs` as a statement of its own or a WITH item of a caller's statement
+ * (several writes in one round trip). Same rules as enqueueJob; a key repeated within `jobs` keeps
+ * its first. Columns travel as one array each: one statement text for any number of jobs.
+ */
+export function outboxInsert(jobs: readonly NewJob[]): RawBuilder<unknown> {
   for (const job of jobs) if (!TOPIC_PATTERN.test(job.topic)) throw new Error(`bad job topic ${job.topic}`);
   const keys = new Set<string>();
   const rows = jobs.filter((job) => job.dedupeKey === undefined || (!keys.has(job.dedupeKey) && keys.add(job.dedupeKey)));
-  await db
-    .insertInto('outbox')
-    .values(
-      rows.map((job) => ({
-        topic: job.topic,
-        payload: JSON.stringify(job.payload ?? null),
-        dedupe_key: job.dedupeKey ?? null,
-        run_after: job.runAfter ?? DUE_AT_ONCE,
-      })),
-    )
-    .onConflict((oc) => oc.column('dedupe_key').doNothing())
-    .execute();
+  return sql`
+    insert into outbox (topic, payload, dedupe_key, run_after)
+    select v.topic, v.payload, v.dedupe_key, v.run_after
+    from unnest(${rows.map((j) => j.topic)}::text[], ${rows.map((j) => JSON.stringify(j.payload ?? null))}::jsonb[],
+                ${rows.map((j) => j.dedupeKey ?? null)}::text[], ${rows.map((j) => (j.runAfter ?? DUE_AT_ONCE).toISOString())}::timestamptz[])
+         with ordinality as v(topic, payload, dedupe_key, run_after, ord)
+    order by v.ord
+    on conflict (dedupe_key) do nothing`;
+}
+
+/** Several jobs in one statement (same rules as enqueueJob; a key repeated within `jobs` keeps its first). */
+export async function enqueueJobs(db: Tx | Db, jobs: readonly NewJob[]): Promise<void> {
+  if (jobs.length === 0) return;
+  await outboxInsert(jobs).execute(db);
 }
 
 interface Registered {

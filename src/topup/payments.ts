@@ -3,7 +3,7 @@ import type { AppContext } from '../app/context.ts';
 import type { Tx } from '../db/tx.ts';
 import type { PayTransaction, TransactionNotification } from '../wechat/pay/index.ts';
 import { crashPoint } from './crash.ts';
-import { enqueueJobs, type NewJob } from '../app/jobs.ts';
+import { outboxInsert, type NewJob } from '../app/jobs.ts';
 import { getCards, type CoreCard } from '../core/index.ts';
 import { reactivateIfQualifying } from '../identity/index.ts';
 import { getBalances, transferMany, type TransferInput } from '../ledger/index.ts';
@@ -15,14 +15,11 @@ import { requestRefund } from './refunds.ts';
 import { openReviewItem } from './review.ts';
 import {
   addHistory,
-  addHistoryMany,
   getAttempt,
   lockAttempt,
-  lockAttempts,
   lockOrder,
-  lockOrdersOfAttempts,
-  markAttemptsPaid,
-  markOrdersCredited,
+  lockOrdersAndAttempts,
+  recordCredits,
   updateAttempt,
   type Attempt,
   type CreditedOrder,
@@ -172,8 +169,8 @@ interface Straight {
  * applyPayment for several payments in one transaction, with the same outcome for each as applying
  * them one by one. The common case (a first payment of an electronic card's order, amounts and app
  * matching, card usable and within its cap) is written with multi-row statements: the orders and
- * attempts locked in two statements, one update each, the history lines and jobs in one insert
- * each, and every credit in one ledger booking. Anything else (repeats, duplicates, mismatches,
+ * attempts locked in one, their updates, history lines and jobs written in one, and every credit in
+ * one ledger booking. Anything else (repeats, duplicates, mismatches,
  * physical cards, refusals, unknown orders) goes through applyPayment itself afterwards, in the same
  * transaction: the outcome of running the common ones first and then the others one by one. Lock
  * order as applyPayment: orders (by id), then attempts.
@@ -182,8 +179,7 @@ export async function applyPayments(ctx: AppContext, tx: Tx, payments: { tenantI
   const ours = payments.filter((p) => p.transaction.outTradeNo.startsWith(OUT_TRADE_NO_PREFIX));
   const outTradeNos = [...new Set(ours.map((p) => p.transaction.outTradeNo))];
   if (outTradeNos.length === 0) return;
-  const orders = await lockOrdersOfAttempts(tx, outTradeNos);
-  const attempts = await lockAttempts(tx, outTradeNos);
+  const { orders, attempts } = await lockOrdersAndAttempts(tx, outTradeNos);
   const now = ctx.clock.now();
 
   const candidates: Omit<Straight, 'card'>[] = [];
@@ -265,10 +261,7 @@ async function creditStraight(ctx: AppContext, tx: Tx, items: Straight[], source
     }
     movements.push(...creditMovements(order, acc, { amountFen: order.amount_fen, feeFen: order.fee_fen, from: 'customer_funds', physical: false, now }));
   }
-  await markAttemptsPaid(tx, attemptRows, now);
-  await markOrdersCredited(tx, orderRows, now);
-  await addHistoryMany(tx, history);
-  await enqueueJobs(tx, jobs);
+  await recordCredits(tx, { attempts: attemptRows, orders: orderRows, history, jobs: outboxInsert(jobs) }, now);
   // Booked last, as creditOrder does: the customer-funds rows stay locked from here to the commit.
   await transferMany(tx, movements);
   for (let i = 0; i < items.length; i++) crashPoint('notify.after_credit');

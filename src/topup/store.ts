@@ -1,5 +1,5 @@
 // The top-up module's SQL for orders, payment attempts, history and refunds (review, reconciliation and contacts have their own stores).
-import { sql, type Insertable, type Selectable, type Updateable } from 'kysely';
+import { sql, type Insertable, type RawBuilder, type Selectable, type Updateable } from 'kysely';
 import type { Db, Tx } from '../db/tx.ts';
 import type { TopupAttemptRow, TopupHistoryRow, TopupOrderRow, TopupRefundRow, TopupStatus } from './topup.table.ts';
 
@@ -52,17 +52,39 @@ export async function lockOrder(tx: Tx, id: string): Promise<Order | undefined> 
   return r ? orderOf(r) : undefined;
 }
 
-/** The orders of these attempts under row locks, taken in id order (two batches never lock in opposite orders). */
-export async function lockOrdersOfAttempts(tx: Tx, outTradeNos: readonly string[]): Promise<Map<string, Order>> {
-  if (outTradeNos.length === 0) return new Map();
-  const rows = await tx
-    .selectFrom('topup_orders')
-    .selectAll()
-    .where('id', 'in', (eb) => eb.selectFrom('topup_attempts').select('order_id').where('out_trade_no', 'in', [...outTradeNos]))
-    .orderBy('id')
-    .forUpdate()
-    .execute();
-  return new Map(rows.map((r) => [r.id, orderOf(r)]));
+/** Every column of an attempt, checked complete by the compiler: the batch lock reads them beside the order's. */
+const ATTEMPT_COLUMNS = Object.keys({
+  out_trade_no: 1, order_id: 1, tenant_id: 1, app_kind: 1, app_id: 1, payer_openid: 1, notify_url: 1, amount_fen: 1, prepay_id: 1, pay_params: 1,
+  state: 1, transaction_id: 1, paid_fen: 1, bank_type: 1, success_time: 1, duplicate: 1, expires_at: 1, created_at: 1, updated_at: 1,
+} satisfies Record<keyof TopupAttemptRow, 1>) as (keyof TopupAttemptRow)[];
+const ATTEMPT_SELECT = sql.raw(ATTEMPT_COLUMNS.map((c) => `a.${c} as a__${c}`).join(', '));
+
+/**
+ * These attempts and their orders under row locks, in one statement: orders in id order, each
+ * order's attempts right after it (the lock order of every path: an order before its attempts, and
+ * two batches never lock orders in opposite orders). Unknown out_trade_nos are simply absent.
+ */
+export async function lockOrdersAndAttempts(tx: Tx, outTradeNos: readonly string[]): Promise<{ orders: Map<string, Order>; attempts: Map<string, Attempt> }> {
+  const orders = new Map<string, Order>();
+  const attempts = new Map<string, Attempt>();
+  if (outTradeNos.length === 0) return { orders, attempts };
+  const r = await sql<Record<string, unknown>>`
+    select o.*, ${ATTEMPT_SELECT}
+    from topup_orders o join topup_attempts a on a.order_id = o.id
+    where a.out_trade_no = any(${[...outTradeNos]}::text[])
+    order by o.id, a.out_trade_no
+    for update`.execute(tx);
+  for (const row of r.rows) {
+    const order: Record<string, unknown> = {};
+    const attempt: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(row)) {
+      if (k.startsWith('a__')) attempt[k.slice(3)] = v;
+      else order[k] = v;
+    }
+    orders.set(order.id as string, orderOf(order as Order));
+    attempts.set(attempt.out_trade_no as string, attemptOf(attempt as Attempt));
+  }
+  return { orders, attempts };
 }
 
 /** An order paid and credited in a batch: its final status and the columns the single path's transitions set. */
@@ -78,29 +100,6 @@ export interface CreditedOrder {
 }
 
 const isoOrNull = (v: unknown): string | null => (v instanceof Date ? v.toISOString() : v === null || v === undefined ? null : String(v));
-
-/**
- * One statement for a batch of orders moving paid → credited → settling/completed: the row each
- * ends with is the one the single path's three transitions leave (completed_at kept when not set).
- */
-export async function markOrdersCredited(tx: Tx, rows: readonly CreditedOrder[], now: Date): Promise<void> {
-  if (rows.length === 0) return;
-  const col = <T>(f: (r: CreditedOrder) => T) => rows.map(f);
-  await sql`
-    update topup_orders o set
-      status = v.status, paid_out_trade_no = v.out_trade_no, transaction_id = v.transaction_id, paid_fen = v.paid_fen,
-      paid_at = v.paid_at, reason = null, credited_at = ${now}, expected_arrival = v.expected_arrival,
-      settle_kind = v.settle_kind, calendar_covered = v.calendar_covered, settle_due_at = v.settle_due_at,
-      completed_at = coalesce(v.completed_at, o.completed_at), updated_at = ${now}
-    from unnest(
-      ${col((r) => r.id)}::text[], ${col((r) => r.status)}::text[], ${col((r) => r.outTradeNo)}::text[], ${col((r) => r.transactionId)}::text[],
-      ${col((r) => r.paidFen.toString())}::bigint[], ${col((r) => r.paidAt.toISOString())}::timestamptz[],
-      ${col((r) => isoOrNull(r.patch.expected_arrival))}::timestamptz[], ${col((r) => (r.patch.settle_kind ?? null) as string | null)}::text[],
-      ${col((r) => Boolean(r.patch.calendar_covered ?? true))}::boolean[], ${col((r) => isoOrNull(r.patch.settle_due_at))}::timestamptz[],
-      ${col((r) => isoOrNull(r.patch.completed_at))}::timestamptz[]
-    ) as v(id, status, out_trade_no, transaction_id, paid_fen, paid_at, expected_arrival, settle_kind, calendar_covered, settle_due_at, completed_at)
-    where o.id = v.id`.execute(tx);
-}
 
 export async function updateOrder(tx: Tx, id: string, patch: Updateable<TopupOrderRow>): Promise<void> {
   await tx.updateTable('topup_orders').set(patch).where('id', '=', id).execute();
@@ -157,32 +156,12 @@ export async function lockAttempt(tx: Tx, outTradeNo: string): Promise<Attempt |
   return r ? attemptOf(r) : undefined;
 }
 
-/** The attempts under row locks, in out_trade_no order (after their orders: see lockOrdersOfAttempts). */
-export async function lockAttempts(tx: Tx, outTradeNos: readonly string[]): Promise<Map<string, Attempt>> {
-  if (outTradeNos.length === 0) return new Map();
-  const rows = await tx.selectFrom('topup_attempts').selectAll().where('out_trade_no', 'in', [...outTradeNos]).orderBy('out_trade_no').forUpdate().execute();
-  return new Map(rows.map((r) => [r.out_trade_no, attemptOf(r)]));
-}
-
 export interface PaidAttempt {
   outTradeNo: string;
   transactionId: string | null;
   paidFen: bigint;
   bankType: string | null;
   successAt: Date;
-}
-
-/** One statement for a batch of attempts reported paid (the single path's updateAttempt for each). */
-export async function markAttemptsPaid(tx: Tx, rows: readonly PaidAttempt[], now: Date): Promise<void> {
-  if (rows.length === 0) return;
-  await sql`
-    update topup_attempts a set state = 'paid', transaction_id = v.transaction_id, paid_fen = v.paid_fen, bank_type = v.bank_type,
-      success_time = v.success_time, updated_at = ${now}
-    from unnest(
-      ${rows.map((r) => r.outTradeNo)}::text[], ${rows.map((r) => r.transactionId)}::text[], ${rows.map((r) => r.paidFen.toString())}::bigint[],
-      ${rows.map((r) => r.bankType)}::text[], ${rows.map((r) => r.successAt.toISOString())}::timestamptz[]
-    ) as v(out_trade_no, transaction_id, paid_fen, bank_type, success_time)
-    where a.out_trade_no = v.out_trade_no`.execute(tx);
 }
 
 export async function updateAttempt(tx: Tx, outTradeNo: string, patch: Updateable<TopupAttemptRow>): Promise<void> {
@@ -241,6 +220,56 @@ export async function addHistoryMany(tx: Tx, lines: readonly HistoryLine[]): Pro
     .insertInto('topup_history')
     .values(lines.map((e) => ({ order_id: e.orderId, tenant_id: e.tenantId, at: e.at, status: e.status, event: e.event, note: e.note ?? null })))
     .execute();
+}
+
+/**
+ * The writes of a batch of payments credited on the common path, in one statement (one round trip
+ * inside the batch's transaction): the attempts reported paid (the single path's updateAttempt for
+ * each), the orders moved paid → credited → settling/completed (the row each ends with is the one
+ * the single path's three transitions leave, completed_at kept when not set), their history lines
+ * in order, and the jobs (`jobs`, from outboxInsert) the credits announce.
+ */
+export async function recordCredits(
+  tx: Tx,
+  w: { attempts: readonly PaidAttempt[]; orders: readonly CreditedOrder[]; history: readonly HistoryLine[]; jobs: RawBuilder<unknown> },
+  now: Date,
+): Promise<void> {
+  const a = <T>(f: (r: PaidAttempt) => T) => w.attempts.map(f);
+  const o = <T>(f: (r: CreditedOrder) => T) => w.orders.map(f);
+  const h = <T>(f: (r: HistoryLine) => T) => w.history.map(f);
+  await sql`
+    with paid_attempts as (
+      update topup_attempts a set state = 'paid', transaction_id = v.transaction_id, paid_fen = v.paid_fen, bank_type = v.bank_type,
+        success_time = v.success_time, updated_at = ${now}
+      from unnest(
+        ${a((r) => r.outTradeNo)}::text[], ${a((r) => r.transactionId)}::text[], ${a((r) => r.paidFen.toString())}::bigint[],
+        ${a((r) => r.bankType)}::text[], ${a((r) => r.successAt.toISOString())}::timestamptz[]
+      ) as v(out_trade_no, transaction_id, paid_fen, bank_type, success_time)
+      where a.out_trade_no = v.out_trade_no
+    ), credited_orders as (
+      update topup_orders o set
+        status = v.status, paid_out_trade_no = v.out_trade_no, transaction_id = v.transaction_id, paid_fen = v.paid_fen,
+        paid_at = v.paid_at, reason = null, credited_at = ${now}, expected_arrival = v.expected_arrival,
+        settle_kind = v.settle_kind, calendar_covered = v.calendar_covered, settle_due_at = v.settle_due_at,
+        completed_at = coalesce(v.completed_at, o.completed_at), updated_at = ${now}
+      from unnest(
+        ${o((r) => r.id)}::text[], ${o((r) => r.status)}::text[], ${o((r) => r.outTradeNo)}::text[], ${o((r) => r.transactionId)}::text[],
+        ${o((r) => r.paidFen.toString())}::bigint[], ${o((r) => r.paidAt.toISOString())}::timestamptz[],
+        ${o((r) => isoOrNull(r.patch.expected_arrival))}::timestamptz[], ${o((r) => (r.patch.settle_kind ?? null) as string | null)}::text[],
+        ${o((r) => Boolean(r.patch.calendar_covered ?? true))}::boolean[], ${o((r) => isoOrNull(r.patch.settle_due_at))}::timestamptz[],
+        ${o((r) => isoOrNull(r.patch.completed_at))}::timestamptz[]
+      ) as v(id, status, out_trade_no, transaction_id, paid_fen, paid_at, expected_arrival, settle_kind, calendar_covered, settle_due_at, completed_at)
+      where o.id = v.id
+    ), history as (
+      insert into topup_history (order_id, tenant_id, at, status, event, note)
+      select v.order_id, v.tenant_id, v.at, v.status, v.event, v.note
+      from unnest(
+        ${h((r) => r.orderId)}::text[], ${h((r) => r.tenantId)}::text[], ${h((r) => r.at.toISOString())}::timestamptz[],
+        ${h((r) => r.status)}::text[], ${h((r) => r.event)}::text[], ${h((r) => r.note ?? null)}::text[]
+      ) with ordinality as v(order_id, tenant_id, at, status, event, note, ord)
+      order by v.ord
+    ), jobs as (${w.jobs})
+    select 1 as done`.execute(tx);
 }
 
 export async function historyOf(db: Db | Tx, orderId: string, limit: number): Promise<HistoryEntry[]> {
