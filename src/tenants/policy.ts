@@ -152,8 +152,21 @@ export function applyPolicyPatch(policy: Policy, patch?: PolicyPatch): Policy {
  * (a profile saved before a field existed). Never throws: stored policies were validated on write.
  */
 export function completeStoredPolicy(preset: PresetId, stored: unknown): Policy {
-  return deepMerge(presetPolicy(preset), stored);
+  // Every tenant read completes its policy, and a tenant's stored policy rarely changes: the
+  // completion is remembered by its input and served as a copy (callers may mutate theirs).
+  const key = `${preset}\u0000${JSON.stringify(stored) ?? ''}`;
+  let done = completedPolicies.get(key);
+  if (!done) {
+    done = deepMerge(presetPolicy(preset), stored);
+    if (completedPolicies.size >= COMPLETED_POLICIES_MAX) completedPolicies.clear();
+    completedPolicies.set(key, done);
+  }
+  return structuredClone(done);
 }
+
+/** Completed policies remembered (a few per tenant at most: its current and recent profiles). */
+const COMPLETED_POLICIES_MAX = 512;
+const completedPolicies = new Map<string, Policy>();
 
 // ---- reading limits as values -------------------------------------------------------------
 

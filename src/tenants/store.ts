@@ -5,7 +5,7 @@ import type { FieldCrypto } from '../shared/crypto.ts';
 import { applyPolicyPatch, completeStoredPolicy, resolvePolicy, TENANT_KINDS, type Policy, type PolicyPatch, type TenantKind } from './policy.ts';
 import { isPresetId, PRESET_IDS, type PresetId } from './presets.ts';
 import { assertCredentials, type TenantCredentials } from './credentials.ts';
-import type { Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { TenantRow as TenantTableRow } from './tenants.table.ts';
 
 type TenantRow = Selectable<TenantTableRow>;
@@ -42,7 +42,13 @@ function parseJson(v: unknown): unknown {
   return typeof v === 'string' ? JSON.parse(v) : v;
 }
 
-function toTenant(row: TenantRow): Tenant {
+/** A tenant as reads select it: without the credentials envelope (several KB), only whether there is one. */
+type TenantReadRow = Omit<TenantRow, 'credentials_enc'> & { has_credentials: boolean };
+
+const TENANT_READ_COLUMNS = ['id', 'name', 'kind', 'preset', 'policy', 'oa_app_id', 'mini_program_app_id', 'created_at', 'updated_at'] as const;
+const hasCredentials = sql<boolean>`credentials_enc is not null`.as('has_credentials');
+
+function toTenant(row: TenantRow | TenantReadRow): Tenant {
   // Rows were validated on write; a preset renamed since then falls back to the strictest reading.
   const preset = isPresetId(row.preset) ? row.preset : 'agricultural';
   return {
@@ -53,7 +59,7 @@ function toTenant(row: TenantRow): Tenant {
     policy: completeStoredPolicy(preset, parseJson(row.policy)),
     oaAppId: row.oa_app_id,
     miniProgramAppId: row.mini_program_app_id,
-    hasCredentials: row.credentials_enc !== null,
+    hasCredentials: 'has_credentials' in row ? row.has_credentials : row.credentials_enc !== null,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -122,7 +128,7 @@ export async function createTenant(tx: Tx, crypto: FieldCrypto, input: NewTenant
 }
 
 export async function getTenant(db: Db | Tx, id: string): Promise<Tenant | undefined> {
-  const row = await db.selectFrom('tenants').selectAll().where('id', '=', id).executeTakeFirst();
+  const row = await db.selectFrom('tenants').select(TENANT_READ_COLUMNS).select(hasCredentials).where('id', '=', id).executeTakeFirst();
   return row ? toTenant(row) : undefined;
 }
 
@@ -134,7 +140,7 @@ export async function requireTenant(db: Db | Tx, id: string): Promise<Tenant> {
 }
 
 export async function listTenants(db: Db | Tx): Promise<Tenant[]> {
-  const rows = await db.selectFrom('tenants').selectAll().orderBy('id').execute();
+  const rows = await db.selectFrom('tenants').select(TENANT_READ_COLUMNS).select(hasCredentials).orderBy('id').execute();
   return rows.map(toTenant);
 }
 
@@ -209,7 +215,8 @@ export type AppKind = 'oa' | 'miniProgram';
 export async function findTenantByAppId(db: Db | Tx, appId: string): Promise<{ tenant: Tenant; app: AppKind } | undefined> {
   const row = await db
     .selectFrom('tenants')
-    .selectAll()
+    .select(TENANT_READ_COLUMNS)
+    .select(hasCredentials)
     .where((eb) => eb.or([eb('oa_app_id', '=', appId), eb('mini_program_app_id', '=', appId)]))
     .executeTakeFirst();
   if (!row) return undefined;

@@ -15,8 +15,19 @@ export type StoredPlatformKey = Selectable<PayPlatformKeyRow>;
  */
 export async function recordNotificationsOnce(tx: Tx, rows: Insertable<PayNotificationRow>[]): Promise<{ tenantId: string; notificationId: string }[]> {
   if (rows.length === 0) return [];
-  const inserted = await tx.insertInto('pay_notifications').values(rows).onConflict((oc) => oc.doNothing()).returning(['tenant_id', 'notification_id']).execute();
-  return inserted.map((r) => ({ tenantId: r.tenant_id, notificationId: r.notification_id }));
+  // One array per column: one statement text (one prepared plan) for any batch size.
+  const c = <T>(f: (r: Insertable<PayNotificationRow>) => T) => rows.map(f);
+  const inserted = await sql<{ tenant_id: string; notification_id: string }>`
+    insert into pay_notifications (tenant_id, notification_id, subject_key, event_type, original_type, mchid, out_trade_no, transaction_id,
+                                   out_refund_no, refund_id, state, amount_fen, created_at, received_at)
+    select * from unnest(
+      ${c((r) => r.tenant_id)}::text[], ${c((r) => r.notification_id)}::text[], ${c((r) => r.subject_key)}::text[], ${c((r) => r.event_type)}::text[],
+      ${c((r) => r.original_type)}::text[], ${c((r) => r.mchid)}::text[], ${c((r) => r.out_trade_no)}::text[], ${c((r) => r.transaction_id ?? null)}::text[],
+      ${c((r) => r.out_refund_no ?? null)}::text[], ${c((r) => r.refund_id ?? null)}::text[], ${c((r) => r.state)}::text[],
+      ${c((r) => r.amount_fen.toString())}::int8[], ${c((r) => r.created_at.toISOString())}::timestamptz[], ${c((r) => r.received_at.toISOString())}::timestamptz[])
+    on conflict do nothing
+    returning tenant_id, notification_id`.execute(tx);
+  return inserted.rows.map((r) => ({ tenantId: r.tenant_id, notificationId: r.notification_id }));
 }
 
 export async function notificationsOf(db: Db | Tx, tenantId: string, outTradeNo: string, limit: number): Promise<StoredPayNotification[]> {
