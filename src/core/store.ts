@@ -1,5 +1,5 @@
 // The built-in core banking's SQL: customers and cards, C2 fields encrypted at rest with blind-index look-ups.
-import type { Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import { AppError } from '../app/errors.ts';
 import type { Db, Tx } from '../db/tx.ts';
 import type { FieldCrypto } from '../shared/crypto.ts';
@@ -313,7 +313,7 @@ export async function getCard(db: Db | Tx, id: string): Promise<CoreCard | undef
 /** Several cards by id (missing ones are absent from the map). */
 export async function getCards(db: Db | Tx, ids: readonly string[]): Promise<Map<string, CoreCard>> {
   if (ids.length === 0) return new Map();
-  const rows = await db.selectFrom('core_cards').selectAll().where('id', 'in', [...new Set(ids)]).execute();
+  const rows = await db.selectFrom('core_cards').selectAll().where(sql<boolean>`id = any(${[...new Set(ids)]}::text[])`).execute();
   return new Map(rows.map((r) => [r.id, toCard(r)]));
 }
 

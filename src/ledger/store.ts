@@ -59,7 +59,8 @@ export async function lockAccounts(tx: Tx, ids: readonly string[]): Promise<Map<
   const rows = await tx
     .selectFrom('ledger_accounts')
     .selectAll()
-    .where('id', 'in', [...new Set(ids)])
+    // One statement text for any number of ids: one prepared plan.
+    .where(sql<boolean>`id = any(${[...new Set(ids)]}::text[])`)
     .orderBy('id')
     .forUpdate()
     .execute();
@@ -83,7 +84,7 @@ export async function readTotalsMany(db: Db | Tx, ids: readonly string[]): Promi
   const rows = await db
     .selectFrom('ledger_accounts')
     .select(['id', 'currency', 'posted_debits_fen', 'posted_credits_fen', 'pending_debits_fen', 'pending_credits_fen'])
-    .where('id', 'in', [...new Set(ids)])
+    .where(sql<boolean>`id = any(${[...new Set(ids)]}::text[])`)
     .execute();
   return new Map(rows.map((r) => [r.id, { currency: r.currency, totals: totalsOf(r) }]));
 }
@@ -119,7 +120,7 @@ export async function findByIdempotency(db: Db | Tx, tenantId: string, idempoten
       .selectFrom('ledger_transfers')
       .selectAll()
       .where('tenant_id', '=', tenantId)
-      .where('idempotency_id', 'in', ids.slice(i, i + MAX_BIND_PARAMS))
+      .where(sql<boolean>`idempotency_id = any(${ids.slice(i, i + MAX_BIND_PARAMS)}::text[])`)
       .execute();
     for (const r of rows) out.set(r.idempotency_id, toTransfer(r));
   }
