@@ -14,6 +14,7 @@ export {
   listCards,
   revealCardNumber,
   getCards,
+  lockCards,
   revealReservedPhone,
   CARD_STATUSES,
   type CardKind,

@@ -317,6 +317,17 @@ export async function getCards(db: Db | Tx, ids: readonly string[]): Promise<Map
   return new Map(rows.map((r) => [r.id, toCard(r)]));
 }
 
+/**
+ * Cards by id under row locks, in id order: what a decision about a card's money (a top-up's PBOC
+ * cap) reads before it books, so a concurrent credit of the same card waits until this transaction
+ * ends and then sees its result. Missing ones are absent from the map.
+ */
+export async function lockCards(tx: Tx, ids: readonly string[]): Promise<Map<string, CoreCard>> {
+  if (ids.length === 0) return new Map();
+  const rows = await tx.selectFrom('core_cards').selectAll().where(sql<boolean>`id = any(${[...new Set(ids)]}::text[])`).orderBy('id').forUpdate().execute();
+  return new Map(rows.map((r) => [r.id, toCard(r)]));
+}
+
 /** The card with this number at this institution, found by its blind index (the number is never compared in clear). */
 export async function findCardByNumber(db: Db | Tx, crypto: FieldCrypto, tenantId: string, number: Clear): Promise<CoreCard | undefined> {
   const r = await db

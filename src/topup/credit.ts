@@ -2,7 +2,7 @@
 import type { AppContext } from '../app/context.ts';
 import { enqueueJob, type NewJob } from '../app/jobs.ts';
 import type { Db, Tx } from '../db/tx.ts';
-import { getCard, type CoreCard } from '../core/index.ts';
+import { lockCards, type CoreCard } from '../core/index.ts';
 import { reactivateIfQualifying } from '../identity/index.ts';
 import { getBalance, transfer, transferMany, type TransferInput } from '../ledger/index.ts';
 import { requireTenant, type Policy } from '../tenants/index.ts';
@@ -73,7 +73,8 @@ export type CreditOutcome =
  * usable and stay within its PBOC cap (re-checked here: the balance may have grown since the order).
  */
 export async function creditCheck(tx: Tx, order: Order, amountFen: bigint): Promise<{ ok: true; card: CoreCard } | { ok: false; reason: 'stored_value_limit' | 'card_unusable'; card: CoreCard | undefined }> {
-  const card = await getCard(tx, order.card_id);
+  // Locked before its stored value is read: a concurrent credit of the card finishes first, and is counted.
+  const card = (await lockCards(tx, [order.card_id])).get(order.card_id);
   const reason = creditRefusal(card, card?.citizen ? await storedValueFen(tx, order.card_ledger_account_id) : 0n, amountFen);
   return reason ? { ok: false, reason, card } : { ok: true, card: card! };
 }

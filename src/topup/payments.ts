@@ -4,7 +4,7 @@ import type { Tx } from '../db/tx.ts';
 import type { PayTransaction, TransactionNotification } from '../wechat/pay/index.ts';
 import { crashPoint } from './crash.ts';
 import { outboxInsert, type NewJob } from '../app/jobs.ts';
-import { getCards, type CoreCard } from '../core/index.ts';
+import { lockCards, type CoreCard } from '../core/index.ts';
 import { reactivateIfQualifying } from '../identity/index.ts';
 import { getBalances, transferMany, type TransferInput } from '../ledger/index.ts';
 import { requireTenant, type Policy } from '../tenants/index.ts';
@@ -209,8 +209,9 @@ export async function applyPayments(ctx: AppContext, tx: Tx, payments: { tenantI
     }
   }
 
-  // The card checks: cards and stored values as this transaction sees them, each earlier credit of the batch counted.
-  const cards = await getCards(tx, candidates.map((c) => c.order.card_id));
+  // The card checks: cards locked (a concurrent credit of one of them finishes first), then their
+  // stored values as this transaction sees them, each earlier credit of the batch counted.
+  const cards = await lockCards(tx, candidates.map((c) => c.order.card_id));
   const balances = await getBalances(tx, candidates.map((c) => c.order.card_ledger_account_id), now);
   const added = new Map<string, bigint>();
   const straight: Straight[] = [];

@@ -6,6 +6,7 @@ import { findAccountByCode, getBalance, transfer } from '../../../src/ledger/ind
 import { queryOrder, type PayTransaction } from '../../../src/wechat/pay/index.ts';
 import { applyPayment, applyPayments } from '../../../src/topup/payments.ts';
 import { listReviewItems } from '../../../src/topup/index.ts';
+import { testDbKind } from '../../helpers/db.ts';
 import { assertEveryFenAccounted, baseline, CITIZEN, startTopupWorld, TENANT, type Baseline, type Session, type TopupWorld } from './world.ts';
 
 let w: TopupWorld;
@@ -156,6 +157,69 @@ describe('group-committed payment notifications', () => {
     await assertEveryFenAccounted(w, base);
     await inTx(db(), (tx) => transfer(tx, { idempotencyId: `test:spend:batch-cap`, debitAccountId: acct, creditAccountId: clearing.id, amountFen: room, kind: 'purchase', description: '消费', now: clock.now() }));
     base.totalFen -= room;
+  });
+
+  // Two transactions crediting one card at once: the second must see the first's credit before it
+  // checks the cap, so the card's row is locked before its stored value is read. PGlite runs one
+  // transaction at a time, so the race exists on PostgreSQL only.
+  it.skipIf(testDbKind() !== 'postgres')('keeps the card within its PBOC cap when two payments for it are applied in concurrent transactions', async () => {
+    const acct = await w.cardAccount(card());
+    const pairs = [
+      await paidButUnnotified([{ amount: 5_000, method: 'wechat_balance' }, { amount: 5_000, method: 'wechat_balance' }]),
+      await paidButUnnotified([{ amount: 5_000, method: 'wechat_balance' }, { amount: 5_000, method: 'wechat_balance' }]),
+    ];
+    const b = await getBalance(db(), acct);
+    const clearing = (await findAccountByCode(db(), TENANT, 'clearing'))!;
+    const room = 500_000n - b.postedFen - b.pendingCreditFen - 7_000n;
+    await inTx(db(), (tx) => transfer(tx, { idempotencyId: `test:counter:concurrent-cap`, debitAccountId: clearing.id, creditAccountId: acct, amountFen: room, kind: 'counter_topup', description: '柜台充值', now: clock.now() }));
+    base.totalFen += room; // not top-up money: outside the accounting
+
+    const concurrently = async (first: (tx: Parameters<Parameters<typeof inTx>[1]>[0]) => Promise<unknown>, second: (tx: Parameters<Parameters<typeof inTx>[1]>[0]) => Promise<unknown>) => {
+      // The first transaction credits and stays open while the second starts and reaches the card.
+      let applied!: () => void;
+      const firstApplied = new Promise<void>((r) => (applied = r));
+      let commit!: () => void;
+      const mayCommit = new Promise<void>((r) => (commit = r));
+      const one = inTx(db(), async (tx) => {
+        await first(tx);
+        applied();
+        await mayCommit;
+      });
+      await firstApplied;
+      const two = inTx(db(), second);
+      await new Promise((r) => setTimeout(r, 300));
+      commit();
+      await Promise.all([one, two]);
+    };
+    const ctx = w.server.ctx;
+    // The single path twice, then the batch path twice.
+    const [a1, a2] = pairs[0]!;
+    await concurrently(
+      (tx) => applyPayment(ctx, tx, TENANT, a1!.t, 'notification'),
+      (tx) => applyPayment(ctx, tx, TENANT, a2!.t, 'notification'),
+    );
+    let after = await getBalance(db(), acct);
+    expect(after.postedFen + after.pendingCreditFen).toBe(500_000n - 2_000n);
+    const statusOf = async (orderId: string) => {
+      const o = (await trail(orderId)).order;
+      return `${o.status}:${o.reason ?? ''}`;
+    };
+    expect([await statusOf(a1!.orderId), await statusOf(a2!.orderId)]).toEqual(['completed:', 'refunding:stored_value_limit']);
+
+    // Room for exactly one more payment again (¥70 below the cap), then the batch path.
+    await inTx(db(), (tx) => transfer(tx, { idempotencyId: `test:spend:concurrent-cap-1`, debitAccountId: acct, creditAccountId: clearing.id, amountFen: 5_000n, kind: 'purchase', description: '消费', now: clock.now() }));
+    base.totalFen -= 5_000n;
+    const [b1, b2] = pairs[1]!;
+    await concurrently(
+      (tx) => applyPayments(ctx, tx, [{ tenantId: TENANT, transaction: b1!.t }], 'notification'),
+      (tx) => applyPayments(ctx, tx, [{ tenantId: TENANT, transaction: b2!.t }], 'notification'),
+    );
+    after = await getBalance(db(), acct);
+    expect(after.postedFen + after.pendingCreditFen).toBe(500_000n - 2_000n);
+    expect([await statusOf(b1!.orderId), await statusOf(b2!.orderId)]).toEqual(['completed:', 'refunding:stored_value_limit']);
+    await assertEveryFenAccounted(w, base);
+    await inTx(db(), (tx) => transfer(tx, { idempotencyId: `test:spend:concurrent-cap-2`, debitAccountId: acct, creditAccountId: clearing.id, amountFen: room - 5_000n, kind: 'purchase', description: '消费', now: clock.now() }));
+    base.totalFen -= room - 5_000n;
   });
 
   it('sends a batch’s exceptions through the single path: a mismatch to review, a repeat and a stranger’s payment to nothing, an unknown order to review', async () => {
