@@ -141,28 +141,43 @@ export async function findReversal(db: Db | Tx, transferId: string): Promise<Tra
 
 /**
  * Books fresh transfers in one statement: the transfer rows, then, only when every one of them was
- * inserted, their postings and each account's change to its cached totals. A row whose (tenant,
- * idempotency id) another transaction booked meanwhile is skipped rather than failing (ON CONFLICT
- * DO NOTHING waits for that transaction to finish first), and then nothing else is written: the
- * caller re-reads and compares the skipped ones. Returns the ids actually inserted. Columns travel
- * as one array each, so the statement text (and its prepared plan) is the same for any count.
+ * inserted, their postings and each account's change to its cached totals. When one of the (tenant,
+ * idempotency id) pairs is already booked as the statement sees the table, nothing is written and
+ * `bookedBefore` says so (the caller planned without looking). A row another transaction books
+ * meanwhile is skipped rather than failing (ON CONFLICT DO NOTHING waits for that transaction to
+ * finish first), and then nothing else is written: the caller re-reads and compares the skipped
+ * ones. Answers the ids actually inserted. Columns travel as one array each, so the statement text
+ * (and its prepared plan) is the same for any count.
  */
-export async function bookRows(tx: Tx, transfers: readonly Transfer[], postings: readonly PostingPlan[], changes: ReadonlyMap<string, Totals>, now: Date): Promise<Set<string>> {
-  if (transfers.length === 0) return new Set();
+export async function bookRows(
+  tx: Tx,
+  transfers: readonly Transfer[],
+  postings: readonly PostingPlan[],
+  changes: ReadonlyMap<string, Totals>,
+  now: Date,
+): Promise<{ inserted: Set<string>; bookedBefore: boolean }> {
+  if (transfers.length === 0) return { inserted: new Set(), bookedBefore: false };
   const t = <T>(f: (x: Transfer) => T) => transfers.map(f);
   const p = <T>(f: (x: PostingPlan) => T) => postings.map(f);
   const totals = [...changes.entries()];
   const c = <T>(f: (x: [string, Totals]) => T) => totals.map(f);
-  const r = await sql<{ id: string }>`
-    with t as (
+  const r = await sql<{ booked_before: boolean; ids: string[] }>`
+    with booked_before as (
+      select exists (
+        select 1 from ledger_transfers b
+        join unnest(${t((x) => x.tenantId)}::text[], ${t((x) => x.idempotencyId)}::text[]) as k(tenant_id, idempotency_id)
+          on b.tenant_id = k.tenant_id and b.idempotency_id = k.idempotency_id
+      ) as yes
+    ), t as (
       insert into ledger_transfers (id, tenant_id, idempotency_id, debit_account_id, credit_account_id, amount_fen, currency, kind, description,
                                     counterparty, state, pending_id, reverses_id, booked_at, created_at, metadata)
-      select * from unnest(
+      select v.* from unnest(
         ${t((x) => x.id)}::text[], ${t((x) => x.tenantId)}::text[], ${t((x) => x.idempotencyId)}::text[], ${t((x) => x.debitAccountId)}::text[],
         ${t((x) => x.creditAccountId)}::text[], ${t((x) => x.amountFen.toString())}::int8[], ${t((x) => x.currency)}::text[], ${t((x) => x.kind)}::text[],
         ${t((x) => x.description)}::text[], ${t((x) => x.counterparty)}::text[], ${t((x) => x.state)}::text[], ${t((x) => x.pendingId)}::text[],
         ${t((x) => x.reversesId)}::text[], ${t((x) => x.bookedAt.toISOString())}::timestamptz[], ${t((x) => x.createdAt.toISOString())}::timestamptz[],
-        ${t((x) => (x.metadata === null ? null : JSON.stringify(x.metadata)))}::jsonb[])
+        ${t((x) => (x.metadata === null ? null : JSON.stringify(x.metadata)))}::jsonb[]) as v
+      where not (select yes from booked_before)
       on conflict (tenant_id, idempotency_id) do nothing
       returning id
     ), complete as (
@@ -188,6 +203,7 @@ export async function bookRows(tx: Tx, transfers: readonly Transfer[], postings:
       ) as v(id, pd, pc, hd, hc)
       where a.id = v.id and (select yes from complete)
     )
-    select id from t`.execute(tx);
-  return new Set(r.rows.map((x) => x.id));
+    select (select yes from booked_before) as booked_before, array(select id from t) as ids`.execute(tx);
+  const row = r.rows[0]!;
+  return { inserted: new Set(row.ids), bookedBefore: row.booked_before };
 }

@@ -79,12 +79,16 @@ async function store(
   fresh: readonly Transfer[],
   postings: readonly PostingPlan[],
   diff: (stored: Transfer, index: number) => string[],
-): Promise<Transfer | undefined> {
+  opts: { unseen?: boolean } = {},
+): Promise<Transfer | undefined | 'booked_before'> {
   if (fresh.length === 0) return undefined;
   let inserted: Set<string>;
   try {
     // Postings and totals are written in the same statement, only when every transfer went in.
-    inserted = await bookRows(tx, fresh, postings, totalsChange(postings), fresh.reduce((m, t) => (t.createdAt > m ? t.createdAt : m), fresh[0]!.createdAt));
+    const r = await bookRows(tx, fresh, postings, totalsChange(postings), fresh.reduce((m, t) => (t.createdAt > m ? t.createdAt : m), fresh[0]!.createdAt));
+    // Planned without looking for earlier bookings: one of the ids was booked before, and nothing was written.
+    if (opts.unseen && r.bookedBefore) return 'booked_before';
+    inserted = r.inserted;
   } catch (err) {
     // The one-resolution and one-reversal indexes: only reachable if a caller skipped the account locks.
     if (sqlState(err) === '23505') throw new AppError('conflict', 'the hold was resolved or the transfer reversed by another request');
@@ -136,11 +140,45 @@ async function bookTransfers(tx: Tx, inputs: readonly TransferInput[]): Promise<
   }
   if (errors.length > 0) throw AppError.validation(errors);
 
+  // Most calls book ids never booked before: planned first as if none was, and written by a
+  // statement that writes nothing when one was after all. Then, or when that plan is refused (an
+  // overdraft a replay would not have made), the earlier bookings are read and the plan made again
+  // from the totals as locked: the outcome is the same, one round trip later.
+  const asLocked = new Map([...locked].map(([id, a]) => [id, a.totals]));
+  let optimistic: Plan | undefined;
+  try {
+    optimistic = plan(reqs, locked, new Map());
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+  }
+  if (optimistic) {
+    const stored = await store(tx, optimistic.fresh, optimistic.postings, (s, i) => transferDiff(s, optimistic.freshReqs[i]!), { unseen: true });
+    if (stored !== 'booked_before') return stored ? [{ transfer: stored, replayed: true }] : optimistic.results;
+  }
+  for (const [id, totals] of asLocked) locked.get(id)!.totals = totals;
+
   const seen = new Map<string, Transfer>();
   for (const [tenantId, ids] of idsByTenant) {
     for (const [idem, t] of await findByIdempotency(tx, tenantId, ids)) seen.set(`${tenantId}\u0000${idem}`, t);
   }
+  const careful = plan(reqs, locked, seen);
+  const stored = await store(tx, careful.fresh, careful.postings, (s, i) => transferDiff(s, careful.freshReqs[i]!));
+  if (stored === 'booked_before') throw new AppError('conflict', 'a transfer of the call was booked concurrently by another request; retry');
+  return stored ? [{ transfer: stored, replayed: true }] : careful.results;
+}
 
+interface Plan {
+  results: TransferResult[];
+  fresh: Transfer[];
+  freshReqs: TransferRequest[];
+  postings: PostingPlan[];
+}
+
+/**
+ * The transfers `reqs` book, in order, given the earlier bookings `seen` (replays and conflicts):
+ * each checked against the locked totals as the ones before it left them (updated in place).
+ */
+function plan(reqs: readonly TransferRequest[], locked: Map<string, LockedAccount>, seen: Map<string, Transfer>): Plan {
   const results: TransferResult[] = [];
   const fresh: Transfer[] = [];
   const freshReqs: TransferRequest[] = [];
@@ -181,8 +219,7 @@ async function bookTransfers(tx: Tx, inputs: readonly TransferInput[]): Promise<
     postings.push(...ps);
     results.push({ transfer: t, replayed: false });
   }
-  const stored = await store(tx, fresh, postings, (s, i) => transferDiff(s, freshReqs[i]!));
-  return stored ? [{ transfer: stored, replayed: true }] : results;
+  return { results, fresh, freshReqs, postings };
 }
 
 /** Replay with identical fields → { transfer: original, replayed: true }; same id, different fields → AppError('idempotency_conflict'). */
@@ -204,6 +241,7 @@ async function bookLinked(tx: Tx, t: Transfer, holdAmountFen: bigint | undefined
   const ps = postingsOf(t, holdAmountFen);
   applyToLocked(locked, ps, t.amountFen);
   const stored = await store(tx, [t], ps, (s) => diff(s));
+  if (stored === 'booked_before') throw new AppError('conflict', 'the transfer was booked concurrently by another request; retry');
   return stored ? { transfer: stored, replayed: true } : { transfer: t, replayed: false };
 }
 

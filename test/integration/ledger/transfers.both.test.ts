@@ -13,6 +13,7 @@ import {
   postPending,
   reverse,
   transfer,
+  transferMany,
   verifyInvariants,
   voidPending,
   type LedgerAccount,
@@ -193,6 +194,20 @@ describe('transfers', () => {
     expect(await findTransferByIdempotencyId(db.db, w.tenantId, 'spend-2')).toBeUndefined();
     // The idempotency id of a refused request stays free for a corrected one.
     await book(tr(w.clearing, w.customer, 1n, 'spend-2'));
+    await expectSound(w.tenantId);
+  });
+
+  it('replays a booked spend the account could not pay again, instead of refusing it with insufficient_funds', async () => {
+    const w = await world();
+    await book(tr(w.clearing, w.customer, 1_000n, 'fund'));
+    const spend = await book(tr(w.customer, w.settlement, 800n, 'spend'));
+    // 200 left: booking the 800 again would overdraw, but it is the same request, so it is answered as booked.
+    expect(await book(tr(w.customer, w.settlement, 800n, 'spend', { now: at(5) }))).toEqual({ transfer: spend.transfer, replayed: true });
+    // In a batch too, beside a fresh transfer that the account can pay.
+    const [again, fresh] = await inTx(db.db, (tx) => transferMany(tx, [tr(w.customer, w.settlement, 800n, 'spend'), tr(w.customer, w.settlement, 200n, 'spend-2')]));
+    expect(again).toEqual(spend.transfer);
+    expect(fresh!.amountFen).toBe(200n);
+    expect(await posted(w.customer)).toBe(0n);
     await expectSound(w.tenantId);
   });
 
