@@ -255,8 +255,14 @@ async function parent(): Promise<void> {
     // per connection per run) were recorded too.
     const runs = ROUNDS + 1;
     const answered = 1 + warm.ok + api.reduce((a, f) => a + f.ok, 0);
-    const audited = Number(await admin(`select count(*) from ${schema}.audit_log where action = 'balance.read' and outcome = 'ok'`));
-    const counted = Number(await admin(`select coalesce(sum(used), 0) from ${schema}.risk_quotas where tenant_id = '${TENANT_ID}' and kind = 'bound_query'`));
+    // Both counts from one snapshot: requests still in flight when a run ended may commit between two separate reads.
+    const [audited, counted] = (
+      await admin(
+        `select (select count(*) from ${schema}.audit_log where action = 'balance.read' and outcome = 'ok') || ',' || (select coalesce(sum(used), 0) from ${schema}.risk_quotas where tenant_id = '${TENANT_ID}' and kind = 'bound_query')`,
+      )
+    )
+      .split(',')
+      .map(Number) as [number, number];
     const recorded = audited === counted && audited >= answered && audited <= answered + CONNECTIONS * runs;
 
     const errors = [...bare, ...api].reduce((a, f) => a + f.errors + f.non2xx, 0);
