@@ -45,8 +45,16 @@ export interface Config {
     wecomBase: string;
     /** open.weixin.qq.com (OA web authorisation page). */
     openBase: string;
+    /**
+     * Where WeCom serves the contact-way QR images its API links to (https origins): the H5 pages'
+     * CSP lets images load from these, and links to them are answered as https.
+     */
+    wecomQrImageOrigins: string[];
   };
 }
+
+/** WeCom's contact-way QR images (add_contact_way's qr_code) as the platform serves them today. */
+export const DEFAULT_WECOM_QR_IMAGE_ORIGINS = ['https://p.qpic.cn', 'https://wework.qpic.cn'];
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -124,6 +132,26 @@ export function parseConfig(source: Source): Config {
       return undefined;
     }
   };
+  /** A list of https origins (scheme and host, no path), separated by spaces or commas. */
+  const origins = (name: string): string[] | undefined => {
+    const raw = get(name);
+    if (raw === undefined) return undefined;
+    const out: string[] = [];
+    for (const item of raw.split(/[\s,]+/).filter(Boolean)) {
+      let u: URL | undefined;
+      try {
+        u = new URL(item);
+      } catch {
+        u = undefined;
+      }
+      if (!u || u.protocol !== 'https:' || u.origin !== item.replace(/\/+$/, '').toLowerCase() || u.username || u.password) {
+        problems.push(`${name}: "${item}" is not an https origin such as https://p.qpic.cn`);
+        continue;
+      }
+      out.push(u.origin);
+    }
+    return out;
+  };
   const hex = (name: string, minBytes: number): string | undefined => {
     const raw = get(name);
     if (raw === undefined) return undefined;
@@ -193,6 +221,7 @@ export function parseConfig(source: Source): Config {
     payBase: (url('WECHAT_PAY_BASE', ['http:', 'https:']) ?? wechatDefault('https://api.mch.weixin.qq.com', 'pay')).replace(/\/+$/, ''),
     wecomBase: (url('WECOM_API_BASE', ['http:', 'https:']) ?? wechatDefault('https://qyapi.weixin.qq.com', 'wecom')).replace(/\/+$/, ''),
     openBase: (url('WECHAT_OPEN_BASE', ['http:', 'https:']) ?? wechatDefault('https://open.weixin.qq.com', 'open')).replace(/\/+$/, ''),
+    wecomQrImageOrigins: origins('WECOM_QR_IMAGE_ORIGINS') ?? DEFAULT_WECOM_QR_IMAGE_ORIGINS,
   };
 
   const config: Config = {
@@ -250,6 +279,7 @@ export const CONFIG_DOC: ReadonlyArray<[name: string, meaning: string]> = [
   ['BLIND_INDEX_KEY', 'HMAC-SM3 key (hex, ≥ 32 bytes) for look-ups of encrypted fields; required in production'],
   ['PASSWORD_PEPPER', 'secret mixed into payment-password hashes (≥ 16 chars); required in production'],
   ['WECHAT_API_BASE, WECHAT_PAY_BASE, WECOM_API_BASE, WECHAT_OPEN_BASE', 'WeChat platform base URLs (default: the real platform, or the sandbox when SANDBOX is on)'],
+  ['WECOM_QR_IMAGE_ORIGINS', "https origins WeCom serves contact-way QR images from, which the H5 pages may show (default: https://p.qpic.cn https://wework.qpic.cn)"],
   ['SHUTDOWN_TIMEOUT_MS', 'grace period for in-flight requests on SIGTERM (default 10000)'],
   ['WECARD_CONFIG', 'path of a JSON file with any of these variables (default ./wecard.config.json)'],
 ];

@@ -53,12 +53,29 @@ const expireJob = (r: Pick<RequestRow, 'id' | 'expires_at'>) => ({
   runAfter: r.expires_at,
 });
 
+/**
+ * The QR image link as the H5 page may load it: WeCom answers `http://p.qpic.cn/…`, which an https
+ * page would not show, so a link to one of the configured image origins (WECOM_QR_IMAGE_ORIGINS,
+ * all https) is answered as https. Any other link is answered as stored.
+ */
+export function pageQrUrl(stored: string | null, imageOrigins: readonly string[]): string | null {
+  if (stored === null || !stored.startsWith('http://')) return stored;
+  let u: URL;
+  try {
+    u = new URL(stored);
+  } catch {
+    return stored;
+  }
+  u.protocol = 'https:';
+  return imageOrigins.includes(u.origin) ? u.toString() : stored;
+}
+
 async function answerFor(ctx: AppContext, r: RequestRow, now: Date): Promise<ContactAnswer> {
   const base = { contactId: r.id, watermark: r.watermark, expiresAt: r.expires_at, qrCodeUrl: null, maskedAgent: null, queue: null, emergency: null };
   const agent = r.agent_user_id ? await findAgent(ctx.db, r.tenant_id, r.agent_user_id) : undefined;
   const masked = agent && r.agent_user_id ? maskedAgent({ userId: r.agent_user_id, ...agent }) : null;
   const live = r.expires_at.getTime() > now.getTime();
-  if (r.status === 'pending' && live) return { ...base, status: 'ready', qrCodeUrl: r.qr_code, maskedAgent: masked };
+  if (r.status === 'pending' && live) return { ...base, status: 'ready', qrCodeUrl: pageQrUrl(r.qr_code, ctx.config.wechat.wecomQrImageOrigins), maskedAgent: masked };
   if (r.status === 'creating' && live) return { ...base, status: 'preparing', maskedAgent: masked };
   if (r.status === 'added') return { ...base, status: 'added', maskedAgent: masked };
   if (r.status === 'queued' && live) {

@@ -24,27 +24,31 @@ const CLIENT_ROUTE = /^[A-Za-z0-9/_-]{0,200}$/;
  * The app talks only to this server; the OA web-auth page is reached by navigation (not
  * restricted by CSP). Styles allow 'unsafe-inline' because Vant sets style attributes; scripts
  * never run inline. `frame-ancestors 'self'` lets the sandbox's phone frame embed the pages.
+ * Images may also come from `imageOrigins`: where WeCom serves the contact-way QR code a bill's
+ * "contact us" shows (config WECOM_QR_IMAGE_ORIGINS).
  */
-export const H5_CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data: blob:",
-  "font-src 'self' data:",
-  "connect-src 'self'",
-  "worker-src 'self'",
-  "media-src 'self'",
-  "object-src 'none'",
-  "base-uri 'self'",
-  "form-action 'self'",
-  "frame-ancestors 'self'",
-].join('; ');
+export function h5Csp(imageOrigins: readonly string[] = []): string {
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    ['img-src', "'self'", 'data:', 'blob:', ...imageOrigins].join(' '),
+    "font-src 'self' data:",
+    "connect-src 'self'",
+    "worker-src 'self'",
+    "media-src 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'self'",
+  ].join('; ');
+}
 
-function sendIndex(reply: FastifyReply, html: Buffer) {
+function sendIndex(reply: FastifyReply, html: Buffer, csp: string) {
   return reply
     .type('text/html; charset=utf-8')
     .header('cache-control', REVALIDATE_CACHE)
-    .header('content-security-policy', H5_CSP)
+    .header('content-security-policy', csp)
     .header('x-content-type-options', 'nosniff')
     .header('referrer-policy', 'same-origin')
     .send(html);
@@ -61,8 +65,9 @@ export interface H5RoutesOptions {
  * Without a build the pages answer 503 not_ready saying how to build, and the server still starts.
  */
 export function h5Routes(opts: H5RoutesOptions = {}): ModulePlugin {
-  return async (app) => {
+  return async (app, ctx) => {
     const root = opts.root ?? H5_DIST_DIR;
+    const csp = h5Csp(ctx.config.wechat.wecomQrImageOrigins);
     const indexFile = path.join(root, 'index.html');
     if (!existsSync(indexFile)) {
       const notBuilt = async () => {
@@ -98,12 +103,12 @@ export function h5Routes(opts: H5RoutesOptions = {}): ModulePlugin {
       });
 
       // The server ignores trailing slashes: this is /h5 as well.
-      h5.get('/h5/', { schema: { hide: true } }, async (_req, reply) => sendIndex(reply, html));
+      h5.get('/h5/', { schema: { hide: true } }, async (_req, reply) => sendIndex(reply, html, csp));
       h5.get('/h5/*', { schema: { hide: true } }, async (req, reply) => {
         const rest = (req.params as { '*': string })['*'];
         // A missing hashed file or anything with an extension is a real 404, not the app.
         if (rest.startsWith(`${HASHED_DIR}/`) || !CLIENT_ROUTE.test(rest)) throw new AppError('not_found', 'no such file');
-        return sendIndex(reply, html);
+        return sendIndex(reply, html, csp);
       });
     });
   };

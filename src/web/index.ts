@@ -3,7 +3,7 @@ import type { ModulePlugin } from '../app/server.ts';
 import { h5Api } from './h5-api.ts';
 import { h5Routes, type H5RoutesOptions } from './h5-routes.ts';
 
-export { h5Routes, H5_DIST_DIR, H5_PREFIX, H5_CSP, IMMUTABLE_CACHE, REVALIDATE_CACHE, type H5RoutesOptions } from './h5-routes.ts';
+export { h5Csp, h5Routes, H5_DIST_DIR, H5_PREFIX, IMMUTABLE_CACHE, REVALIDATE_CACHE, type H5RoutesOptions } from './h5-routes.ts';
 export { h5Api, PRIVACY_NOTICE_VERSION } from './h5-api.ts';
 export { spokenAmount } from './speech.ts';
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { seedDemo } from '../../src/sandbox/demo/index.ts';
 import { getTenant, TOPUP_METHODS } from '../../src/tenants/index.ts';
-import { H5_CSP, IMMUTABLE_CACHE, PRIVACY_NOTICE_VERSION, REVALIDATE_CACHE, webModule } from '../../src/web/index.ts';
+import { h5Csp, IMMUTABLE_CACHE, PRIVACY_NOTICE_VERSION, REVALIDATE_CACHE, webModule } from '../../src/web/index.ts';
 import { testDemoCredentials } from '../helpers/demo-credentials.ts';
 
 const ASSET = 'assets/index-AbC123xy.js';
@@ -41,7 +41,8 @@ describe('the H5 pages', () => {
       expect(r.statusCode, url).toBe(200);
       expect(r.headers['content-type']).toBe('text/html; charset=utf-8');
       expect(r.headers['cache-control']).toBe(REVALIDATE_CACHE);
-      expect(r.headers['content-security-policy']).toBe(H5_CSP);
+      // Images also from where WeCom serves contact-way QR codes (the configured origins).
+      expect(r.headers['content-security-policy']).toBe(h5Csp(app.ctx.config.wechat.wecomQrImageOrigins));
       expect(r.body).toContain('<div id="app">');
     }
   });

@@ -57,6 +57,14 @@ describe('config', () => {
     expect(problemsOf({ DATABASE_URL: 'mysql://x/y', ...{ FIELD_KEYS: PROD_KEYS.FIELD_KEYS, BLIND_INDEX_KEY: PROD_KEYS.BLIND_INDEX_KEY, PASSWORD_PEPPER: PROD_KEYS.PASSWORD_PEPPER } })[0]).toMatch(/^DATABASE_URL:/);
   });
 
+  it('takes the https origins WeCom serves contact-way QR images from, and refuses anything else', () => {
+    expect(parseConfig(PROD_KEYS).wechat.wecomQrImageOrigins).toEqual(['https://p.qpic.cn', 'https://wework.qpic.cn']);
+    expect(parseConfig({ ...PROD_KEYS, WECOM_QR_IMAGE_ORIGINS: 'https://img.example.cn, https://P.example.cn/' }).wechat.wecomQrImageOrigins).toEqual(['https://img.example.cn', 'https://p.example.cn']);
+    const problems = problemsOf({ WECOM_QR_IMAGE_ORIGINS: "http://p.qpic.cn https://p.qpic.cn/wwhead https://u:p@x.cn 'unsafe-inline'" });
+    expect(problems).toHaveLength(4);
+    for (const p of problems) expect(p).toMatch(/^WECOM_QR_IMAGE_ORIGINS: ".+" is not an https origin/);
+  });
+
   it('demands field keys, a blind-index key and a pepper in production rather than generating them', () => {
     const problems = problemsOf({ DATABASE_URL: PROD_KEYS.DATABASE_URL });
     expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['BLIND_INDEX_KEY', 'FIELD_KEYS', 'PASSWORD_PEPPER']);
