@@ -8,6 +8,7 @@ import { inTx } from '../../src/db/tx.ts';
 import { findCardByNumber, setCardStatus } from '../../src/core/index.ts';
 import { ADMIN_DIST_DIR, DEMO_OPERATOR_PASSWORD, demoTotpSecret } from '../../src/admin/index.ts';
 import { HOT_STATE_TTL_MS } from '../../src/accounts/index.ts';
+import { businessDay, DAY_MS, startOfBusinessDay } from '../../src/risk/policy.ts';
 import { registerSensitive } from '../helpers/secrets.ts';
 import { openPhone, type Phone } from './browser.ts';
 import { startE2EServer, type E2EServer } from './server.ts';
@@ -69,6 +70,11 @@ async function cardholder(tenantId: string, name: string): Promise<{ call: (meth
 
 describe('operator console', () => {
   it('signs in with TOTP, changes the daily quota, and the cardholder API enforces it', async () => {
+    // Quotas count per Asia/Shanghai day: a run that would cross 00:00 there (16:00 UTC) waits for
+    // the new day first, so all its reads count under one day.
+    const untilNextDay = startOfBusinessDay(new Date()).getTime() + DAY_MS - Date.now();
+    if (untilNextDay < 60_000) await new Promise((r) => setTimeout(r, untilNextDay + 1_000));
+    const day = businessDay(new Date());
     const holder = await cardholder('realtime-bank', '李晓红');
     for (let i = 0; i < 3; i++) expect((await holder.call('GET', `/api/v1/cards/${holder.cardId}/balance`)).status).toBe(200);
 
@@ -84,6 +90,7 @@ describe('operator console', () => {
     expect((await holder.call('GET', `/api/v1/cards/${holder.cardId}/balance`)).status).toBe(200);
     const over = await holder.call('GET', `/api/v1/cards/${holder.cardId}/balance`);
     expect([over.status, over.body.code, over.body.limit]).toEqual([429, 'quota_exceeded', 4]);
+    expect(businessDay(new Date()), 'the reads stayed within one quota day').toBe(day);
   });
 
   it('works a top-up exception to a refund and shows the reconciliation totals balanced', async () => {
