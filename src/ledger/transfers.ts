@@ -74,6 +74,15 @@ function applyToLocked(locked: Map<string, LockedAccount>, postings: readonly Po
  * stored transfer is compared with the request: `diff` names what differs. A single transfer that
  * matches becomes a replay; otherwise the whole call fails and the caller's transaction rolls back.
  */
+async function store(tx: Tx, fresh: readonly Transfer[], postings: readonly PostingPlan[], diff: (stored: Transfer, index: number) => string[]): Promise<Transfer | undefined>;
+/** `unseen`: planned without reading earlier bookings; answers 'booked_before' (nothing written) when there was one. */
+async function store(
+  tx: Tx,
+  fresh: readonly Transfer[],
+  postings: readonly PostingPlan[],
+  diff: (stored: Transfer, index: number) => string[],
+  opts: { unseen: true },
+): Promise<Transfer | undefined | 'booked_before'>;
 async function store(
   tx: Tx,
   fresh: readonly Transfer[],
@@ -163,7 +172,6 @@ async function bookTransfers(tx: Tx, inputs: readonly TransferInput[]): Promise<
   }
   const careful = plan(reqs, locked, seen);
   const stored = await store(tx, careful.fresh, careful.postings, (s, i) => transferDiff(s, careful.freshReqs[i]!));
-  if (stored === 'booked_before') throw new AppError('conflict', 'a transfer of the call was booked concurrently by another request; retry');
   return stored ? [{ transfer: stored, replayed: true }] : careful.results;
 }
 
@@ -241,7 +249,6 @@ async function bookLinked(tx: Tx, t: Transfer, holdAmountFen: bigint | undefined
   const ps = postingsOf(t, holdAmountFen);
   applyToLocked(locked, ps, t.amountFen);
   const stored = await store(tx, [t], ps, (s) => diff(s));
-  if (stored === 'booked_before') throw new AppError('conflict', 'the transfer was booked concurrently by another request; retry');
   return stored ? { transfer: stored, replayed: true } : { transfer: t, replayed: false };
 }
 
