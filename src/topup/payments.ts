@@ -210,8 +210,10 @@ export async function applyPayments(ctx: AppContext, tx: Tx, payments: { tenantI
   }
 
   // The card checks: cards locked (a concurrent credit of one of them finishes first), then their
-  // stored values as this transaction sees them, each earlier credit of the batch counted.
-  const cards = await lockCards(tx, candidates.map((c) => c.order.card_id));
+  // stored values as this transaction sees them, each earlier credit of the batch counted. Every
+  // order's card is locked here, in id order, the exceptions' too: the single path that handles
+  // those afterwards then takes no card lock out of that order (no deadlock with another batch).
+  const cards = await lockCards(tx, [...orders.values()].map((o) => o.card_id));
   const balances = await getBalances(tx, candidates.map((c) => c.order.card_ledger_account_id), now);
   const added = new Map<string, bigint>();
   const straight: Straight[] = [];
