@@ -214,6 +214,10 @@ describe('every JSON body route under fuzzing', () => {
     // PostgreSQL text cannot hold NUL: a string that reaches a column with one fails the statement.
     const withNul = (v: unknown): unknown =>
       typeof v === 'string' ? `${v}\u0000` : Array.isArray(v) ? v.map(withNul) : v !== null && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, withNul(x)])) : v;
+    // The fault switches are fuzzed last and may have left the simulated core slow (any delayMs) or
+    // down: a slow core holds each request to it for as long, so it is put right first.
+    const reset = await call('POST', '/sandbox/api/core/faults', JSON.stringify({ mode: 'none' }), { 'content-type': 'application/json' });
+    expect(reset.statusCode, reset.body).toBe(200);
     const failures: string[] = [];
     for (const route of routes.filter((r) => !r.url.includes('/faults'))) {
       const path = pathFor(route);
