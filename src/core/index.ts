@@ -13,7 +13,6 @@ export {
   listCardsOfCustomer,
   listCards,
   revealCardNumber,
-  getCards,
   lockCards,
   revealReservedPhone,
   CARD_STATUSES,

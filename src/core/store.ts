@@ -310,13 +310,6 @@ export async function getCard(db: Db | Tx, id: string): Promise<CoreCard | undef
   return r ? toCard(r) : undefined;
 }
 
-/** Several cards by id (missing ones are absent from the map). */
-export async function getCards(db: Db | Tx, ids: readonly string[]): Promise<Map<string, CoreCard>> {
-  if (ids.length === 0) return new Map();
-  const rows = await db.selectFrom('core_cards').selectAll().where(sql<boolean>`id = any(${[...new Set(ids)]}::text[])`).execute();
-  return new Map(rows.map((r) => [r.id, toCard(r)]));
-}
-
 /**
  * Cards by id under row locks, in id order: what a decision about a card's money (a top-up's PBOC
  * cap) reads before it books, so a concurrent credit of the same card waits until this transaction

@@ -5,9 +5,6 @@ import type { LedgerAccountKind } from './ledger.table.ts';
 import { int8, toAccount, toTransfer, totalsOf, type LedgerAccount, type Totals, type Transfer } from './model.ts';
 import type { PostingPlan } from './policy.ts';
 
-/** PostgreSQL's bind-parameter ceiling is 65,535 per statement; batched inserts stay below it. */
-const MAX_BIND_PARAMS = 60_000;
-
 export interface LockedAccount {
   account: LedgerAccount;
   totals: Totals;
@@ -112,19 +109,15 @@ export async function getTransfer(db: Db | Tx, id: string): Promise<Transfer | u
 
 /** The transfers already booked under these idempotency ids of one tenant, by idempotency id. */
 export async function findByIdempotency(db: Db | Tx, tenantId: string, idempotencyIds: readonly string[]): Promise<Map<string, Transfer>> {
-  const out = new Map<string, Transfer>();
-  const ids = [...new Set(idempotencyIds)];
-  // Chunked like the inserts: a big seed batch would otherwise pass the bind-parameter ceiling.
-  for (let i = 0; i < ids.length; i += MAX_BIND_PARAMS) {
-    const rows = await db
-      .selectFrom('ledger_transfers')
-      .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .where(sql<boolean>`idempotency_id = any(${ids.slice(i, i + MAX_BIND_PARAMS)}::text[])`)
-      .execute();
-    for (const r of rows) out.set(r.idempotency_id, toTransfer(r));
-  }
-  return out;
+  if (idempotencyIds.length === 0) return new Map();
+  // One array parameter, whatever the count: no bind-parameter ceiling to chunk under.
+  const rows = await db
+    .selectFrom('ledger_transfers')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where(sql<boolean>`idempotency_id = any(${[...new Set(idempotencyIds)]}::text[])`)
+    .execute();
+  return new Map(rows.map((r) => [r.idempotency_id, toTransfer(r)]));
 }
 
 /** The transfer that resolved a hold (posted or voided it), if any. */
